@@ -1,0 +1,2 @@
+//! The one HTTP client every API step uses: retries, throttling, pacing, paging, call counts.
+//! (Skeleton.)
