@@ -14,6 +14,8 @@
 //! (Skeleton: the contract the validator and the engine build on. The template work fills in
 //! the filters, the typed values and the KQL rendering.)
 
+pub mod types;
+
 use std::ops::Range;
 
 pub use minijinja::Value;
