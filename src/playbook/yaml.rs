@@ -436,7 +436,7 @@ pub fn parse(text: &str, file: FileId) -> Parsed {
             _ => Ok(()),
         };
         if let Err(d) = result {
-            b.diagnostics.push(d);
+            b.diagnostics.push(*d);
             return Parsed {
                 root: None,
                 diagnostics: b.diagnostics,
@@ -474,30 +474,32 @@ impl Builder {
         }
     }
 
-    fn alias(&mut self, id: usize, span: Span) -> Result<(), Diagnostic> {
+    fn alias(&mut self, id: usize, span: Span) -> Result<(), Box<Diagnostic>> {
         let Some(node) = self.anchors.get(&id) else {
             // The parser resolves aliases itself; an unknown id cannot happen, but stay total.
-            return Err(Diagnostic::new(
+            return Err(Box::new(Diagnostic::new(
                 Code::YamlSyntax,
                 span,
                 "invalid YAML: alias to an unknown anchor",
-            ));
+            )));
         };
         self.expanded += node.size();
         if self.expanded > ALIAS_BUDGET {
-            return Err(Diagnostic::new(
-                Code::YamlTooComplex,
-                span,
-                format!("aliases expand to more than {ALIAS_BUDGET} YAML nodes"),
-            )
-            .label("expanding this alias exceeds the budget")
-            .note("documents whose aliases multiply (a \"billion laughs\" attack) are refused"));
+            return Err(Box::new(
+                Diagnostic::new(
+                    Code::YamlTooComplex,
+                    span,
+                    format!("aliases expand to more than {ALIAS_BUDGET} YAML nodes"),
+                )
+                .label("expanding this alias exceeds the budget")
+                .note("documents whose aliases multiply (a \"billion laughs\" attack) are refused"),
+            ));
         }
         let node = node.clone();
         self.complete(node, 0)
     }
 
-    fn close(&mut self, end_event_end: usize) -> Result<(), Diagnostic> {
+    fn close(&mut self, end_event_end: usize) -> Result<(), Box<Diagnostic>> {
         let Some(frame) = self.stack.pop() else {
             return Ok(());
         };
@@ -572,7 +574,7 @@ impl Builder {
         self.complete(node, anchor)
     }
 
-    fn complete(&mut self, node: Node, anchor: usize) -> Result<(), Diagnostic> {
+    fn complete(&mut self, node: Node, anchor: usize) -> Result<(), Box<Diagnostic>> {
         if anchor != 0 {
             self.anchors.insert(anchor, node.clone());
         }
@@ -703,6 +705,30 @@ pub fn map_scalar_offset(
         }
     }
     raw_start + r.min(raw.len())
+}
+
+/// The file span of the byte range `range` inside a scalar's value (see
+/// [`map_scalar_offset`]). `raw` is the scalar's source text, which starts at `span.start`.
+#[must_use]
+pub fn locate_range(
+    raw: &str,
+    span: Span,
+    style: Style,
+    value: &str,
+    range: std::ops::Range<usize>,
+) -> Span {
+    let range_start = crate::source::floor_char_boundary(value, range.start);
+    let start = map_scalar_offset(raw, span.start, style, value, range_start);
+    let end = if range.end > range_start {
+        // Map the last character, then step over it: a range ending at a line break would
+        // otherwise stretch to the next line's indentation.
+        let last = crate::source::floor_char_boundary(value, range.end.min(value.len()) - 1);
+        let width = value[last..].chars().next().map_or(1, char::len_utf8);
+        map_scalar_offset(raw, span.start, style, value, last) + width
+    } else {
+        start
+    };
+    Span::new(span.file, start, end.max(start))
 }
 
 /// Length in bytes of the escape sequence at the start of `s` (which starts with `\`).
