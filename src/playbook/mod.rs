@@ -7,6 +7,7 @@ pub mod enums;
 pub mod keys;
 pub mod load;
 pub mod model;
+pub mod raw;
 pub mod yaml;
 
 pub use load::{Loaded, MAX_FILE_SIZE, load_file, load_str};
