@@ -72,8 +72,8 @@ fn read_document(file: Option<&std::path::Path>) -> Result<(String, String), Str
                 return Err(format!("cannot read `{name}`: it is a directory"));
             }
             let bytes = std::fs::read(p).map_err(|e| format!("cannot read `{name}`: {e}"))?;
-            let text = String::from_utf8(bytes)
-                .map_err(|_| format!("`{name}` is not UTF-8 text"))?;
+            let text =
+                String::from_utf8(bytes).map_err(|_| format!("`{name}` is not UTF-8 text"))?;
             Ok((name, text))
         }
     }

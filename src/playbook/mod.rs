@@ -7,6 +7,7 @@ pub mod enums;
 pub mod keys;
 pub mod load;
 pub mod model;
+pub mod plan;
 pub mod raw;
 pub mod yaml;
 

@@ -578,8 +578,7 @@ mod tests {
 
     #[test]
     fn schema_and_validator_know_the_same_keys() {
-        let schema: serde_json::Value =
-            serde_json::from_str(&schema_json()).unwrap_or_default();
+        let schema: serde_json::Value = serde_json::from_str(&schema_json()).unwrap_or_default();
         let mut step_keys: Vec<&str> = keys::STEP_COMMON.to_vec();
         step_keys.extend(KindName::ALL.iter().map(|k| k.as_str()));
         let cases: &[(&str, &[&str])] = &[
@@ -602,7 +601,10 @@ mod tests {
         ];
         for (def, expected) in cases {
             let got = properties(&schema, def);
-            assert_eq!(got, *expected, "keys of `{def}` differ between raw.rs and keys.rs");
+            assert_eq!(
+                got, *expected,
+                "keys of `{def}` differ between raw.rs and keys.rs"
+            );
         }
         let kinds: Vec<&str> = KindName::ALL.iter().map(|k| k.as_str()).collect();
         assert_eq!(KIND_KEYS, kinds.as_slice());
@@ -610,8 +612,7 @@ mod tests {
 
     #[test]
     fn a_step_schema_requires_exactly_one_kind() {
-        let schema: serde_json::Value =
-            serde_json::from_str(&schema_json()).unwrap_or_default();
+        let schema: serde_json::Value = serde_json::from_str(&schema_json()).unwrap_or_default();
         let one_of = schema["$defs"]["RawStep"]["oneOf"]
             .as_array()
             .map_or(0, Vec::len);
