@@ -764,6 +764,7 @@ pub fn render_human(plan: &Plan) -> String {
 
 fn json_text(v: &serde_json::Value) -> String {
     match v {
+        serde_json::Value::String(s) if s.is_empty() => "\"\"".to_string(),
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
     }
