@@ -20,6 +20,7 @@ mod analysis;
 pub mod filters;
 mod messages;
 pub mod types;
+pub mod value;
 
 use std::collections::HashSet;
 use std::ops::Range;
