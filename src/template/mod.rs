@@ -18,12 +18,15 @@
 
 mod analysis;
 pub mod filters;
+pub mod kql;
 mod messages;
 pub mod types;
 pub mod value;
 
 use std::collections::HashSet;
 use std::ops::Range;
+
+use chrono::{DateTime, Utc};
 
 pub use minijinja::Value;
 use minijinja::machinery;
@@ -267,10 +270,15 @@ fn prefix_end(text: &str, depth: usize) -> Option<usize> {
 }
 
 /// The template environment: one per playbook run (or validation), shared by every field.
+///
+/// "Now" is frozen when the engine is made ([`Engine::new`]) or set ([`Engine::with_now`],
+/// which the run engine calls with `run.started_at`): every `now()` and `ago()` of a run
+/// sees the same time, so a query and the state saved after it agree.
 pub struct Engine {
     env: minijinja::Environment<'static>,
     /// Global functions (`range`, `ago`, …): calling them is not reading the scope.
     globals: HashSet<String>,
+    now: DateTime<Utc>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -286,14 +294,31 @@ impl Default for Engine {
 }
 
 impl Engine {
-    /// An environment with strict undefined behaviour and huntbook's filters and functions.
+    /// An environment with strict undefined behaviour and huntbook's filters and functions,
+    /// with "now" frozen at the current time.
     #[must_use]
     pub fn new() -> Engine {
+        let now = Utc::now();
         let mut env = minijinja::Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-        filters::register(&mut env);
+        filters::register(&mut env, now);
+        env.set_formatter(format_value);
         let globals = env.globals().map(|(name, _)| name.to_string()).collect();
-        Engine { env, globals }
+        Engine { env, globals, now }
+    }
+
+    /// The same engine with "now" frozen at `now` (for `now()`, `ago()`).
+    #[must_use]
+    pub fn with_now(mut self, now: DateTime<Utc>) -> Engine {
+        filters::register_clock(&mut self.env, now);
+        self.now = now;
+        self
+    }
+
+    /// The engine's frozen "now".
+    #[must_use]
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
     }
 
     /// Compile a field: parse it, decide its form, and check every name, filter, test and
@@ -356,6 +381,10 @@ impl Engine {
         let ast = machinery::parse(source, TEXT_TEMPLATE, self.env.syntax().clone())
             .map_err(|e| from_minijinja(&e, 0))?;
         let analysis = analysis::analyze_template(&ast, &self.globals);
+        if kind == FieldKind::Query {
+            kql::check_placements(source, self.env.syntax())
+                .map_err(|m| TemplateError::new(m.message, m.range))?;
+        }
         let form = match kind {
             // A query is always text: a lone `{{ x }}` is a query made of one KQL literal.
             FieldKind::Query => Form::Template,
@@ -404,6 +433,11 @@ impl Engine {
         for t in &analysis.tests {
             if !self.is_known("test", &t.name) {
                 problems.push(self.unknown("test", t, KNOWN_TESTS));
+            }
+        }
+        for used in analysis.filters.iter().chain(&analysis.calls) {
+            if let Some(problem) = check_constant_argument(used) {
+                problems.push(problem);
             }
         }
         for f in &analysis.unknown_functions {
@@ -473,6 +507,10 @@ impl Engine {
                         }
                     }));
                 }
+                // `raw`/`kql` results are plain text outside a query.
+                if let Some(text) = value::as_verbatim(&value) {
+                    return Ok(Value::from(text));
+                }
                 Ok(value)
             }
             Form::Template => {
@@ -491,6 +529,92 @@ impl Engine {
                     .map_err(|e| runtime_error(field, scope, &e, 0))
             }
         }
+    }
+}
+
+/// Check a constant first argument where its meaning is known at compile time: the path of
+/// `jsonpath`, the format of `date`, the duration of `ago`.
+fn check_constant_argument(used: &NameUse) -> Option<TemplateError> {
+    let (arg, range) = used.arg.as_ref()?;
+    match used.name.as_str() {
+        "jsonpath" => filters::check_jsonpath(arg).err().map(|(message, column)| {
+            // Point at the column inside the path when the literal has no escapes, so
+            // source offsets and string offsets agree.
+            let inner = range.start + 1 + column;
+            let precise = !arg.contains('\\') && inner < range.end;
+            let range = if precise {
+                inner..inner + 1
+            } else {
+                range.clone()
+            };
+            TemplateError::new(message, range)
+        }),
+        "date" => filters::check_date_format(arg)
+            .err()
+            .map(|message| TemplateError::new(message, range.clone())),
+        "ago" => types::parse_duration(arg)
+            .err()
+            .map(|e| TemplateError::new(e.message, range.clone())),
+        _ => None,
+    }
+}
+
+/// The formatter of every template: KQL literals in queries (verbatim for `raw`/`kql`
+/// results), text elsewhere. Strict undefined values never get here (minijinja reports
+/// them first); the silent undefined of `x if c` without `else` prints nothing.
+fn format_value(
+    out: &mut minijinja::Output,
+    state: &mut minijinja::State,
+    value: &Value,
+) -> Result<(), minijinja::Error> {
+    if value.is_undefined() {
+        return Ok(());
+    }
+    let text = if state.name() == QUERY_TEMPLATE {
+        match value::as_verbatim(value) {
+            Some(text) => text.to_string(),
+            None => kql::literal(value).map_err(|e| {
+                minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.message)
+            })?,
+        }
+    } else {
+        filters::text_of(value)
+    };
+    out.write_str(&text).map_err(minijinja::Error::from)
+}
+
+impl Engine {
+    /// Render a field that must produce text (a path, an id, a message): a single
+    /// expression's string, number, boolean, duration or datetime becomes its text (as
+    /// `{{ }}` would print it); a list, map or none is an error.
+    ///
+    /// # Errors
+    /// As [`render`](Self::render), and when the value is not text-like.
+    pub fn render_string(&self, field: &Field, scope: &Value) -> Result<String, TemplateError> {
+        let value = self.render(field, scope)?;
+        if let Some(s) = value.as_str() {
+            return Ok(s.to_string());
+        }
+        let text_like = value::as_duration(&value).is_some()
+            || value::as_datetime(&value).is_some()
+            || matches!(
+                value.kind(),
+                minijinja::value::ValueKind::Number | minijinja::value::ValueKind::Bool
+            );
+        if text_like {
+            return Ok(filters::text_of(&value));
+        }
+        let range = match &field.form {
+            Form::Expr(r) => Some(r.clone()),
+            Form::Literal | Form::Template => None,
+        };
+        Err(TemplateError {
+            message: format!(
+                "expected text here, but the expression gives {}",
+                value::describe(&value)
+            ),
+            range,
+        })
     }
 }
 
