@@ -301,6 +301,16 @@ impl Engine {
         let now = Utc::now();
         let mut env = minijinja::Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        // As Ansible's templates: a block tag's own line break is dropped, so `{% for %}`
+        // on its own line adds no blank line, and a file template keeps its final newline.
+        // (Building from the default delimiters cannot fail.)
+        if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
+            .trim_blocks(true)
+            .keep_trailing_newline(true)
+            .build()
+        {
+            env.set_syntax(syntax);
+        }
         filters::register(&mut env, now);
         env.set_formatter(format_value);
         let globals = env.globals().map(|(name, _)| name.to_string()).collect();
@@ -711,10 +721,13 @@ fn undefined_error(
         .iter()
         .filter_map(|r| resolve(scope, r).err().map(|m| (r, m)))
         .collect();
-    let (reference, miss) = missing
-        .iter()
-        .find(|(r, _)| overlaps(r))
-        .or_else(|| missing.first())?;
+    // With a position, only a reference at that position explains the error: another one
+    // may be undefined on purpose (`state.x | default(…)`).
+    let (reference, miss) = if near.is_some() {
+        missing.iter().find(|(r, _)| overlaps(r))?
+    } else {
+        missing.first()?
+    };
     let undefined = dotted(&reference.root, &reference.path[..miss.depth]);
     let parent = if miss.depth == 0 {
         None

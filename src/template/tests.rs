@@ -497,7 +497,7 @@ fn queries_render_values_as_kql_literals() {
          | where Timestamp > datetime(2026-11-25T10:00:00.0000000Z)\n\
          | where DeviceName == \"\\\"; DeviceInfo | take 1 //\" or DeviceName == \"line\\nbreak\"\n\
          | where DeviceId in ((\"a1\", \"b\\\"2\")) and Hits >= 2\n\
-         | where IsAdmin == true"
+         | where IsAdmin == true\n"
     );
 }
 
@@ -812,5 +812,69 @@ fn now_is_frozen_per_engine() {
     assert_eq!(
         other.render(&field, &scope).unwrap().as_str(),
         Some("2027-01-01T00:00:00Z|2027-01-01T00:00:00Z")
+    );
+}
+
+#[test]
+fn undefined_loop_variables_keep_their_own_name() {
+    let src =
+        "{{ state.x | default(1) }}{% for r in steps.hunt.results %}{{ r.Missing }}{% endfor %}";
+    let err = render(src, FieldKind::Text).unwrap_err();
+    assert_eq!(err.message, "undefined value `r.Missing`");
+    assert_eq!(&src[err.range.unwrap()], "r.Missing");
+}
+
+#[test]
+fn engines_and_fields_can_be_shared_across_tasks() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Engine>();
+    assert_send_sync::<Field>();
+    assert_send_sync::<TemplateError>();
+}
+
+#[test]
+fn bare_expressions_tolerate_block_scalar_newlines() {
+    assert_eq!(
+        render("steps.hunt.count\n  > 1\n", FieldKind::Expression).unwrap(),
+        Value::from(true)
+    );
+}
+
+#[test]
+fn the_query_example_of_the_documentation_renders_as_documented() {
+    let e = frozen();
+    let query = "DeviceProcessEvents\n\
+                 | where Timestamp > ago({{ inputs.lookback }})\n\
+                 | where Timestamp > {{ state.last_success | default(ago(inputs.lookback)) }}\n\
+                 | where DeviceName == {{ item.DeviceName }}\n\
+                 | where DeviceId in ({{ steps.devices.items | map(attribute='DeviceId') | list }})\n";
+    let field = e.compile(query, FieldKind::Query).unwrap();
+    let scope = minijinja::context! {
+        inputs => minijinja::context! { lookback => value::duration(Duration::from_secs(86_400)) },
+        state => minijinja::context! {},
+        item => minijinja::context! { DeviceName => "ws-01" },
+        steps => minijinja::context! { devices => minijinja::context! { items => vec![
+            minijinja::context! { DeviceId => "d1" },
+            minijinja::context! { DeviceId => "d2" },
+        ] } },
+    };
+    assert_eq!(
+        e.render(&field, &scope).unwrap().as_str(),
+        Some(
+            "DeviceProcessEvents\n\
+             | where Timestamp > ago(1d)\n\
+             | where Timestamp > datetime(2026-11-24T12:00:00.0000000Z)\n\
+             | where DeviceName == \"ws-01\"\n\
+             | where DeviceId in ((\"d1\", \"d2\"))\n"
+        )
+    );
+}
+
+#[test]
+fn report_templates_have_no_blank_lines_from_tags_and_keep_their_last_newline() {
+    let src = "# Hits: {{ steps.hunt.count }}\n{% for r in steps.hunt.results %}\n- {{ r.DeviceName }}\n{% endfor %}\n";
+    assert_eq!(
+        render_text(src, FieldKind::Text),
+        "# Hits: 2\n- ws-01\n- ws-02\u{202E}\n"
     );
 }
