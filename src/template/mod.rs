@@ -40,9 +40,11 @@ pub const SCOPE_ROOTS: &[&str] = &[
     "inputs", "vars", "steps", "item", "loop", "env", "run", "state",
 ];
 
-/// Template names: the formatter renders KQL literals for the query one only.
-const TEXT_TEMPLATE: &str = "field";
-const QUERY_TEMPLATE: &str = "query.kql";
+/// Template names are a prefix plus the template's own source, so the environment's loader
+/// can compile each distinct field once and cache it (rendering a field per `for_each`
+/// iteration does not re-parse it); the formatter renders KQL literals for the query prefix.
+const TEXT_PREFIX: &str = "field:";
+const QUERY_PREFIX: &str = "query.kql:";
 
 /// Filters offered as "did you mean" suggestions (existence itself is asked of minijinja).
 const KNOWN_FILTERS: &[&str] = &[
@@ -313,6 +315,12 @@ impl Engine {
         }
         filters::register(&mut env, now);
         env.set_formatter(format_value);
+        env.set_loader(|name| {
+            Ok(name
+                .strip_prefix(QUERY_PREFIX)
+                .or_else(|| name.strip_prefix(TEXT_PREFIX))
+                .map(str::to_string))
+        });
         let globals = env.globals().map(|(name, _)| name.to_string()).collect();
         Engine { env, globals, now }
     }
@@ -388,7 +396,7 @@ impl Engine {
         if !templated {
             return Ok((Form::Literal, Analysis::default()));
         }
-        let ast = machinery::parse(source, TEXT_TEMPLATE, self.env.syntax().clone())
+        let ast = machinery::parse(source, "field", self.env.syntax().clone())
             .map_err(|e| from_minijinja(&e, 0))?;
         let analysis = analysis::analyze_template(&ast, &self.globals);
         if kind == FieldKind::Query {
@@ -524,14 +532,14 @@ impl Engine {
                 Ok(value)
             }
             Form::Template => {
-                let name = if field.kind == FieldKind::Query {
-                    QUERY_TEMPLATE
+                let prefix = if field.kind == FieldKind::Query {
+                    QUERY_PREFIX
                 } else {
-                    TEXT_TEMPLATE
+                    TEXT_PREFIX
                 };
                 let template = self
                     .env
-                    .template_from_named_str(name, &field.source)
+                    .get_template(&format!("{prefix}{}", field.source))
                     .map_err(|e| from_minijinja(&e, 0))?;
                 template
                     .render(scope)
@@ -580,7 +588,7 @@ fn format_value(
     if value.is_undefined() {
         return Ok(());
     }
-    let text = if state.name() == QUERY_TEMPLATE {
+    let text = if state.name().starts_with(QUERY_PREFIX) {
         match value::as_verbatim(value) {
             Some(text) => text.to_string(),
             None => kql::literal(value).map_err(|e| {
