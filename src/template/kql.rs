@@ -409,15 +409,17 @@ pub(crate) struct Misplaced {
     pub range: Range<usize>,
 }
 
-/// Check that every interpolation in a query template lands in KQL code (or a comment), not
-/// inside a KQL string literal, a multi-line string, or right after the `@` of a verbatim
-/// string. `| raw` interpolations are the author's explicit choice and are not checked
-/// (validation warns about them). The text is lexed in source order, ignoring control flow.
+/// Find every interpolation in a query template that does not land in KQL code (or a
+/// comment): inside a KQL string literal, a multi-line string, or right after the `@` of a
+/// verbatim string. `| raw` interpolations are the author's explicit choice and are not
+/// checked (validation warns about them). The text is lexed in source order, ignoring
+/// control flow; a template that does not tokenize yields nothing (the parser reports it).
 pub(crate) fn check_placements(
     source: &str,
     syntax: &minijinja::syntax::SyntaxConfig,
-) -> Result<(), Misplaced> {
+) -> Vec<Misplaced> {
     use minijinja::machinery::{Token, tokenize};
+    let mut found = Vec::new();
     let mut lexer = KqlLexer::new();
     let mut open: Option<usize> = None;
     // Inside the current `{{ … }}`: whether the previous token was `|`, and whether the
@@ -426,8 +428,7 @@ pub(crate) fn check_placements(
     let mut ends_raw = false;
     for token in tokenize(source, false, syntax.clone()) {
         let Ok((token, span)) = token else {
-            // Syntax errors are the parser's to report.
-            return Ok(());
+            return Vec::new();
         };
         match token {
             Token::TemplateData(text) => text.bytes().for_each(|b| lexer.feed(b)),
@@ -439,7 +440,7 @@ pub(crate) fn check_placements(
             Token::VariableEnd => {
                 let range = open.take().unwrap_or(0)..span.end_offset as usize;
                 if !ends_raw && let Some(place) = lexer.misplaced() {
-                    return Err(Misplaced {
+                    found.push(Misplaced {
                         message: format!(
                             "`{{{{ … }}}}` is {place}: values are quoted for you, so write it \
                              outside quotes (`where DeviceName == {{{{ item.DeviceName }}}}`)"
@@ -456,7 +457,7 @@ pub(crate) fn check_placements(
             }
         }
     }
-    Ok(())
+    found
 }
 
 #[cfg(test)]
@@ -626,8 +627,10 @@ mod tests {
     }
 
     fn placement(source: &str) -> Result<(), String> {
-        check_placements(source, &minijinja::syntax::SyntaxConfig::default())
-            .map_err(|m| format!("{} @ {}", m.message, &source[m.range]))
+        match check_placements(source, &minijinja::syntax::SyntaxConfig::default()).first() {
+            Some(m) => Err(format!("{} @ {}", m.message, &source[m.range.clone()])),
+            None => Ok(()),
+        }
     }
 
     #[test]

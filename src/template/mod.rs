@@ -352,6 +352,7 @@ impl Engine {
         if let Some(problem) = self.check(&analysis).into_iter().next() {
             return Err(problem);
         }
+        let analysis = analysis.analysis;
         Ok(Field {
             source: source.to_string(),
             kind,
@@ -366,16 +367,12 @@ impl Engine {
     #[must_use]
     pub fn problems(&self, source: &str, kind: FieldKind) -> Vec<TemplateError> {
         match self.parse_field(source, kind) {
-            Ok((_, analysis)) => self.check(&analysis),
+            Ok((_, checked)) => self.check(&checked),
             Err(e) => vec![e],
         }
     }
 
-    fn parse_field(
-        &self,
-        source: &str,
-        kind: FieldKind,
-    ) -> Result<(Form, Analysis), TemplateError> {
+    fn parse_field(&self, source: &str, kind: FieldKind) -> Result<(Form, Parsed), TemplateError> {
         let templated = has_template_markers(source);
         if kind == FieldKind::Expression && !starts_with_marker(source.trim_start()) {
             if source.trim().is_empty() {
@@ -387,21 +384,23 @@ impl Engine {
             return match machinery::parse_expr(source) {
                 Ok(expr) => Ok((
                     Form::Expr(0..source.len()),
-                    analysis::analyze_expr(&expr, &self.globals),
+                    Parsed::new(analysis::analyze_expr(&expr, &self.globals)),
                 )),
                 Err(_) if templated => Err(not_one_expression(source)),
                 Err(e) => Err(from_minijinja(&e, 0)),
             };
         }
         if !templated {
-            return Ok((Form::Literal, Analysis::default()));
+            return Ok((Form::Literal, Parsed::new(Analysis::default())));
         }
         let ast = machinery::parse(source, "field", self.env.syntax().clone())
             .map_err(|e| from_minijinja(&e, 0))?;
-        let analysis = analysis::analyze_template(&ast, &self.globals);
+        let mut parsed = Parsed::new(analysis::analyze_template(&ast, &self.globals));
         if kind == FieldKind::Query {
-            kql::check_placements(source, self.env.syntax())
-                .map_err(|m| TemplateError::new(m.message, m.range))?;
+            parsed.misplaced = kql::check_placements(source, self.env.syntax())
+                .into_iter()
+                .map(|m| TemplateError::new(m.message, m.range))
+                .collect();
         }
         let form = match kind {
             // A query is always text: a lone `{{ x }}` is a query made of one KQL literal.
@@ -416,12 +415,14 @@ impl Engine {
                 }
             }
         };
-        Ok((form, analysis))
+        Ok((form, parsed))
     }
 
-    /// Names, filters, tests and functions the environment does not know.
-    fn check(&self, analysis: &Analysis) -> Vec<TemplateError> {
-        let mut problems = Vec::new();
+    /// Names, filters, tests and functions the environment does not know, constant
+    /// arguments that cannot work, and misplaced query placeholders, in source order.
+    fn check(&self, parsed: &Parsed) -> Vec<TemplateError> {
+        let analysis = &parsed.analysis;
+        let mut problems = parsed.misplaced.clone();
         for r in &analysis.references {
             if SCOPE_ROOTS.contains(&r.root.as_str()) {
                 continue;
@@ -840,6 +841,22 @@ fn describe_kind(kind: minijinja::value::ValueKind) -> String {
         _ => "not a map",
     }
     .to_string()
+}
+
+/// A parsed field: what it uses, and problems found while parsing it.
+struct Parsed {
+    analysis: Analysis,
+    /// Query placeholders inside KQL strings (see [`kql`]).
+    misplaced: Vec<TemplateError>,
+}
+
+impl Parsed {
+    fn new(analysis: Analysis) -> Parsed {
+        Parsed {
+            analysis,
+            misplaced: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
