@@ -40,6 +40,10 @@ pub(crate) struct Analysis {
     pub unknown_functions: Vec<NameUse>,
     /// `include`, `import`, `extends`: playbook fields have no template loader.
     pub unsupported: Vec<NameUse>,
+    /// For each filter and test: the range of its name (where minijinja reports its
+    /// errors) and of the whole application (`value | name(args)`), so a failure can be
+    /// traced to the names it was given.
+    pub applications: Vec<(Range<usize>, Range<usize>)>,
 }
 
 /// Analyse a whole template.
@@ -275,6 +279,9 @@ impl<'a, 'g> Walker<'a, 'g> {
                         .raw_uses
                         .push(start..(f.span().end_offset as usize).max(range.end));
                 }
+                let start = f.expr.as_ref().map_or(range.start, start_of);
+                let end = (f.span().end_offset as usize).max(range.end);
+                self.out.applications.push((range.clone(), start..end));
                 self.out.filters.push(name_use(f.name, range, &f.args));
                 if let Some(x) = &f.expr {
                     self.expr(x);
@@ -283,6 +290,10 @@ impl<'a, 'g> Walker<'a, 'g> {
             }
             Expr::Test(t) => {
                 let range = name_range(t.span(), t.name);
+                let end = (t.span().end_offset as usize).max(range.end);
+                self.out
+                    .applications
+                    .push((range.clone(), start_of(&t.expr)..end));
                 self.out.tests.push(name_use(t.name, range, &t.args));
                 self.expr(&t.expr);
                 self.args(&t.args);

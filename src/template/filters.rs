@@ -42,18 +42,47 @@ pub(crate) fn text_of(v: &Value) -> String {
     }
 }
 
+/// Strict undefined, for filter inputs: minijinja passes an undefined value to a filter
+/// that takes any `Value` without complaint, so each huntbook filter checks.
+fn defined(v: &Value, what: &str) -> Result<(), Error> {
+    if v.is_undefined() {
+        return Err(Error::new(
+            ErrorKind::UndefinedError,
+            format!("undefined value passed to `{what}`"),
+        ));
+    }
+    Ok(())
+}
+
 /// Register every huntbook filter and function; `now` is the engine's frozen time.
 pub(crate) fn register(env: &mut Environment<'static>, now: DateTime<Utc>) {
-    env.add_filter("raw", |v: Value| Value::from_object(Verbatim(text_of(&v))));
+    env.add_filter("raw", |v: Value| -> Result<Value, Error> {
+        defined(&v, "raw")?;
+        Ok(Value::from_object(Verbatim(text_of(&v))))
+    });
     env.add_filter("kql", |v: Value| -> Result<Value, Error> {
+        defined(&v, "kql")?;
         kql::literal(&v)
             .map(|text| Value::from_object(Verbatim(text)))
             .map_err(|e| invalid(format!("`kql`: {e}")))
     });
+    // Private: wraps query placeholders written inside parentheses (see `Rewrite`).
+    env.add_filter("_kql_items", |v: Value| -> Result<Value, Error> {
+        defined(&v, "query")?;
+        kql::items_literal(&v)
+            .map(|text| Value::from_object(Verbatim(text)))
+            .map_err(|e| invalid(e.message))
+    });
     env.add_filter("jsonpath", jsonpath);
     env.add_filter("date", date);
-    env.add_filter("duration", |v: Value| to_duration(&v).map(value::duration));
-    env.add_filter("datetime", |v: Value| to_datetime(&v).map(value::datetime));
+    env.add_filter("duration", |v: Value| -> Result<Value, Error> {
+        defined(&v, "duration")?;
+        to_duration(&v).map(value::duration)
+    });
+    env.add_filter("datetime", |v: Value| -> Result<Value, Error> {
+        defined(&v, "datetime")?;
+        to_datetime(&v).map(value::datetime)
+    });
     env.add_filter("tojson", tojson);
     register_clock(env, now);
 }
@@ -62,6 +91,7 @@ pub(crate) fn register(env: &mut Environment<'static>, now: DateTime<Utc>) {
 pub(crate) fn register_clock(env: &mut Environment<'static>, now: DateTime<Utc>) {
     env.add_function("now", move || value::datetime(now));
     env.add_function("ago", move |d: Value| -> Result<Value, Error> {
+        defined(&d, "ago")?;
         let d = to_duration(&d).map_err(|e| invalid(format!("`ago`: {}", detail(&e))))?;
         ago(now, d).map(value::datetime)
     });
@@ -124,6 +154,7 @@ pub(crate) fn check_date_format(format: &str) -> Result<(), String> {
 
 /// `date(fmt)`: strftime on a datetime or an RFC 3339 string; `%Y-%m-%d` by default.
 fn date(v: Value, format: Option<String>) -> Result<Value, Error> {
+    defined(&v, "date")?;
     let t = to_datetime(&v).map_err(|e| invalid(format!("`date`: {}", detail(&e))))?;
     let format = format.unwrap_or_else(|| "%Y-%m-%d".to_string());
     let items = StrftimeItems::new(&format)
@@ -149,6 +180,7 @@ pub(crate) fn check_jsonpath(path: &str) -> Result<(), (String, usize)> {
 
 /// `jsonpath(path)`: RFC 9535 query over the value; the list of matches.
 fn jsonpath(v: Value, path: String) -> Result<Value, Error> {
+    defined(&v, "jsonpath")?;
     let compiled = serde_json_path::JsonPath::parse(&path).map_err(|e| {
         invalid(format!(
             "`jsonpath`: invalid JSONPath `{path}` at column {}: {}",
@@ -169,6 +201,7 @@ fn jsonpath(v: Value, path: String) -> Result<Value, Error> {
 /// `tojson`: plain JSON (no HTML escaping), typed values as their text; `indent` (a number
 /// or `true` for 2) pretty-prints.
 fn tojson(v: Value, indent: Option<Value>, kwargs: Kwargs) -> Result<Value, Error> {
+    defined(&v, "tojson")?;
     let indent = match indent {
         Some(i) => Some(i),
         None => kwargs.get::<Option<Value>>("indent")?,

@@ -8,12 +8,12 @@
 //! | boolean | `true`, `false` |
 //! | duration | timespan: `1d`, `90m`, `1500ms` |
 //! | datetime | `datetime(2026-11-25T10:00:00.0000000Z)` |
-//! | list | `("a", "b", 3)` for `in (…)`; empty: `(dynamic([]))`; nested lists and maps inside are `dynamic(…)` |
+//! | list | `("a", "b", 3)` for `in (…)`; empty: `(dynamic([]))`; nested lists and maps inside are `dynamic(…)`; written directly inside parentheses (`in ({{ ids }})`): its items, `"a", "b", 3` ([`items_literal`]) |
 //! | map | `dynamic({"k": …})` |
 //! | none | an error (KQL strings have no null; use `default()` or a condition) |
 //!
-//! The guarantee also needs the literal to land in KQL *code*: [`check_placements`] rejects,
-//! at compile time, a `{{ … }}` inside a KQL string literal, a multi-line string, or right
+//! The guarantee also needs the literal to land in KQL *code*: [`scan_query`] finds, at
+//! compile time, a `{{ … }}` inside a KQL string literal, a multi-line string, or right
 //! after the `@` of a verbatim string, where a quote in the value would end the string.
 
 use std::fmt::Write;
@@ -295,6 +295,8 @@ struct KqlLexer {
     state: Lex,
     /// The last three bytes seen in code (0 for an interpolated literal).
     last: [u8; 3],
+    /// The last non-whitespace byte that left the lexer in code (0 for a literal).
+    last_code: u8,
 }
 
 impl KqlLexer {
@@ -302,6 +304,7 @@ impl KqlLexer {
         KqlLexer {
             state: Lex::Code,
             last: [0; 3],
+            last_code: 0,
         }
     }
 
@@ -379,6 +382,9 @@ impl KqlLexer {
             },
             Lex::Fence { fence, .. } => Lex::Fence { fence, run: 0 },
         };
+        if self.state == Lex::Code && !b.is_ascii_whitespace() {
+            self.last_code = b;
+        }
         self.push(b);
     }
 
@@ -398,6 +404,7 @@ impl KqlLexer {
         if matches!(self.state, Lex::VerbatimQuote(_)) {
             self.state = Lex::Code;
         }
+        self.last_code = 0;
         self.push(0);
     }
 }
@@ -409,55 +416,105 @@ pub(crate) struct Misplaced {
     pub range: Range<usize>,
 }
 
-/// Find every interpolation in a query template that does not land in KQL code (or a
-/// comment): inside a KQL string literal, a multi-line string, or right after the `@` of a
-/// verbatim string. `| raw` interpolations are the author's explicit choice and are not
-/// checked (validation warns about them). The text is lexed in source order, ignoring
-/// control flow; a template that does not tokenize yields nothing (the parser reports it).
-pub(crate) fn check_placements(
-    source: &str,
-    syntax: &minijinja::syntax::SyntaxConfig,
-) -> Vec<Misplaced> {
+/// What a query template's KQL text says about its placeholders.
+#[derive(Debug, Default)]
+pub(crate) struct QueryScan {
+    /// Placeholders inside KQL strings, where quoting could be undone.
+    pub misplaced: Vec<Misplaced>,
+    /// Byte ranges of the expressions of placeholders written directly inside KQL
+    /// parentheses (`in ({{ ids }})`, `has_any({{ ids }})`): a list there renders as its
+    /// items, since the author already wrote the parentheses.
+    pub in_parens: Vec<Range<usize>>,
+}
+
+/// Lex a query template's KQL text in source order (ignoring control flow) to find
+/// placeholders that do not land in KQL code (or a comment) — inside a KQL string literal,
+/// a multi-line string, or right after the `@` of a verbatim string — and placeholders
+/// directly inside parentheses. `| raw` placeholders are the author's explicit choice and
+/// are left alone (validation warns about them). A template that does not tokenize yields
+/// nothing (the parser reports it).
+pub(crate) fn scan_query(source: &str, syntax: &minijinja::syntax::SyntaxConfig) -> QueryScan {
     use minijinja::machinery::{Token, tokenize};
-    let mut found = Vec::new();
+    let mut scan = QueryScan::default();
     let mut lexer = KqlLexer::new();
-    let mut open: Option<usize> = None;
+    // The current `{{`: where it starts and where its expression starts.
+    let mut open: Option<(usize, usize)> = None;
     // Inside the current `{{ … }}`: whether the previous token was `|`, and whether the
     // expression so far ends in `| raw` (its outermost filter, so its output is verbatim).
     let mut after_pipe = false;
     let mut ends_raw = false;
+    // A placeholder just closed after a `(`: its expression, waiting for a `)`.
+    let mut paren_candidate: Option<Range<usize>> = None;
     for token in tokenize(source, false, syntax.clone()) {
         let Ok((token, span)) = token else {
-            return Vec::new();
+            return QueryScan::default();
         };
         match token {
-            Token::TemplateData(text) => text.bytes().for_each(|b| lexer.feed(b)),
+            Token::TemplateData(text) => {
+                for b in text.bytes() {
+                    if let Some(expr) = paren_candidate.take_if(|_| !b.is_ascii_whitespace())
+                        && b == b')'
+                        && lexer.state == Lex::Code
+                    {
+                        scan.in_parens.push(expr);
+                    }
+                    lexer.feed(b);
+                }
+            }
             Token::VariableStart => {
-                open = Some(span.start_offset as usize);
+                open = Some((span.start_offset as usize, span.end_offset as usize));
                 after_pipe = false;
                 ends_raw = false;
+                paren_candidate = None;
             }
             Token::VariableEnd => {
-                let range = open.take().unwrap_or(0)..span.end_offset as usize;
-                if !ends_raw && let Some(place) = lexer.misplaced() {
-                    found.push(Misplaced {
-                        message: format!(
-                            "`{{{{ … }}}}` is {place}: values are quoted for you, so write it \
-                             outside quotes (`where DeviceName == {{{{ item.DeviceName }}}}`)"
-                        ),
-                        range,
-                    });
+                let (start, expr_start) = open.take().unwrap_or((0, 0));
+                let expr_end = span.start_offset as usize;
+                if !ends_raw {
+                    if let Some(place) = lexer.misplaced() {
+                        scan.misplaced.push(Misplaced {
+                            message: format!(
+                                "`{{{{ … }}}}` is {place}: values are quoted for you, so write \
+                                 it outside quotes (`where DeviceName == {{{{ item.DeviceName }}}}`)"
+                            ),
+                            range: start..span.end_offset as usize,
+                        });
+                    } else if lexer.state == Lex::Code && lexer.last_code == b'(' {
+                        paren_candidate = Some(expr_start..expr_end);
+                    }
                 }
                 lexer.interpolated();
             }
-            Token::BlockStart | Token::BlockEnd => {}
+            Token::BlockStart => paren_candidate = None,
+            Token::BlockEnd => {}
             other => {
                 ends_raw = after_pipe && matches!(other, Token::Ident("raw"));
                 after_pipe = matches!(other, Token::Pipe);
             }
         }
     }
-    found
+    scan
+}
+
+/// The KQL of a value written directly inside parentheses (`in ({{ ids }})`): a list as its
+/// items, `"a", "b"`, an empty list as `dynamic([])`; anything else as [`literal`].
+///
+/// # Errors
+/// As [`literal`].
+pub fn items_literal(value: &Value) -> Result<String, KqlError> {
+    match list_items(value) {
+        Some(items) if items.as_ref().is_ok_and(Vec::is_empty) => Ok("dynamic([])".to_string()),
+        Some(_) => {
+            let list = literal(value)?;
+            // `literal` wraps a non-empty list in exactly one pair of parentheses.
+            Ok(list
+                .strip_prefix('(')
+                .and_then(|l| l.strip_suffix(')'))
+                .unwrap_or(&list)
+                .to_string())
+        }
+        None => literal(value),
+    }
 }
 
 #[cfg(test)]
@@ -627,7 +684,10 @@ mod tests {
     }
 
     fn placement(source: &str) -> Result<(), String> {
-        match check_placements(source, &minijinja::syntax::SyntaxConfig::default()).first() {
+        match scan_query(source, &minijinja::syntax::SyntaxConfig::default())
+            .misplaced
+            .first()
+        {
             Some(m) => Err(format!("{} @ {}", m.message, &source[m.range.clone()])),
             None => Ok(()),
         }
@@ -683,5 +743,41 @@ mod tests {
             placement("T | where X == {{ a }}{% if b %} and Y == {{ b }}{% endif %}"),
             Ok(())
         );
+    }
+}
+
+#[cfg(test)]
+mod paren_tests {
+    use super::*;
+
+    fn in_parens(source: &str) -> Vec<&str> {
+        scan_query(source, &minijinja::syntax::SyntaxConfig::default())
+            .in_parens
+            .into_iter()
+            .map(|r| &source[r])
+            .collect()
+    }
+
+    #[test]
+    fn finds_placeholders_directly_inside_parentheses() {
+        assert_eq!(
+            in_parens("T | where A in ({{ ids }}) and B has_any({{- xs -}}) and C == ({{ c }} )"),
+            vec![" ids ", " xs ", " c "]
+        );
+        assert!(in_parens("T | where A in ({{ a }}, {{ b }})").is_empty());
+        assert!(in_parens("T | where A in {{ ids }} and ago({{ d | raw }})").is_empty());
+        assert!(in_parens("T | where A == \"(\" and B == {{ b }} and C == \")\"").is_empty());
+        assert!(in_parens("T | where A in ({{ a }}{% if x %}){% endif %}").is_empty());
+    }
+
+    #[test]
+    fn items_of_a_list_without_parentheses() {
+        let list = Value::from(vec![Value::from("a\")"), Value::from(2)]);
+        assert_eq!(items_literal(&list).unwrap(), r#""a\")", 2"#);
+        assert_eq!(
+            items_literal(&Value::from(Vec::<Value>::new())).unwrap(),
+            "dynamic([])"
+        );
+        assert_eq!(items_literal(&Value::from("x")).unwrap(), r#""x""#);
     }
 }

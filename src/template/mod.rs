@@ -352,6 +352,7 @@ impl Engine {
         if let Some(problem) = self.check(&analysis).into_iter().next() {
             return Err(problem);
         }
+        let rewrite = Rewrite::wrap(source, &analysis.in_parens);
         let analysis = analysis.analysis;
         Ok(Field {
             source: source.to_string(),
@@ -359,6 +360,8 @@ impl Engine {
             form,
             references: analysis.references,
             raw_uses: analysis.raw_uses,
+            applications: analysis.applications,
+            rewrite,
         })
     }
 
@@ -397,10 +400,13 @@ impl Engine {
             .map_err(|e| from_minijinja(&e, 0))?;
         let mut parsed = Parsed::new(analysis::analyze_template(&ast, &self.globals));
         if kind == FieldKind::Query {
-            parsed.misplaced = kql::check_placements(source, self.env.syntax())
+            let scan = kql::scan_query(source, self.env.syntax());
+            parsed.misplaced = scan
+                .misplaced
                 .into_iter()
                 .map(|m| TemplateError::new(m.message, m.range))
                 .collect();
+            parsed.in_parens = scan.in_parens;
         }
         let form = match kind {
             // A query is always text: a lone `{{ x }}` is a query made of one KQL literal.
@@ -538,10 +544,11 @@ impl Engine {
                 } else {
                     TEXT_PREFIX
                 };
+                let text = field.rewrite.as_ref().map_or(&field.source, |r| &r.source);
                 let template = self
                     .env
-                    .get_template(&format!("{prefix}{}", field.source))
-                    .map_err(|e| from_minijinja(&e, 0))?;
+                    .get_template(&format!("{prefix}{text}"))
+                    .map_err(|e| runtime_error(field, scope, &e, 0))?;
                 template
                     .render(scope)
                     .map(Value::from)
@@ -695,11 +702,22 @@ fn runtime_error(
     e: &minijinja::Error,
     offset: usize,
 ) -> TemplateError {
-    let base = from_minijinja(e, offset);
+    let mut base = from_minijinja(e, offset);
+    if let Some(rewrite) = &field.rewrite {
+        base.range = base.range.map(|r| rewrite.original_range(r));
+    }
     if e.kind() != minijinja::ErrorKind::UndefinedError {
         return base;
     }
-    if let Some(explained) = undefined_error(field, scope, base.range.clone()) {
+    // A filter given an undefined value reports the filter's name: look at what it got.
+    let near = base.range.clone().map(|r| {
+        field
+            .applications
+            .iter()
+            .find(|(name, applied)| name.start == r.start && r.end <= applied.end)
+            .map_or(r, |(_, applied)| applied.clone())
+    });
+    if let Some(explained) = undefined_error(field, scope, near) {
         return explained;
     }
     // A name bound inside the template (`{% for r in … %}{{ r.x }}`): keep minijinja's
@@ -843,11 +861,13 @@ fn describe_kind(kind: minijinja::value::ValueKind) -> String {
     .to_string()
 }
 
-/// A parsed field: what it uses, and problems found while parsing it.
+/// A parsed field: what it uses, and what its KQL text says (queries only).
 struct Parsed {
     analysis: Analysis,
     /// Query placeholders inside KQL strings (see [`kql`]).
     misplaced: Vec<TemplateError>,
+    /// Query placeholder expressions written directly inside parentheses.
+    in_parens: Vec<Range<usize>>,
 }
 
 impl Parsed {
@@ -855,7 +875,88 @@ impl Parsed {
         Parsed {
             analysis,
             misplaced: Vec::new(),
+            in_parens: Vec::new(),
         }
+    }
+}
+
+/// What a query renders from when some placeholders sit directly inside KQL parentheses:
+/// their expressions wrapped as `(expr)|_kql_items`, so a list renders as its items
+/// (`in ({{ ids }})` → `in ("a", "b")`, not `in (("a", "b"))`, which KQL reads as a
+/// tabular expression). `insertions` (position in the original, length) map error
+/// ranges back to the author's text.
+#[derive(Debug, Clone)]
+struct Rewrite {
+    source: String,
+    insertions: Vec<(usize, usize)>,
+    /// The wrapped expressions, as written and whitespace-trimmed, for errors raised by the
+    /// wrapper itself.
+    wrapped: Vec<(Range<usize>, Range<usize>)>,
+}
+
+const ITEMS_SUFFIX: &str = ")|_kql_items";
+
+impl Rewrite {
+    fn wrap(source: &str, expressions: &[Range<usize>]) -> Option<Rewrite> {
+        if expressions.is_empty() {
+            return None;
+        }
+        let mut out = String::with_capacity(source.len() + expressions.len() * 16);
+        let mut insertions = Vec::with_capacity(expressions.len() * 2);
+        let mut wrapped = Vec::with_capacity(expressions.len());
+        let mut last = 0;
+        for r in expressions {
+            let text = source.get(r.clone())?;
+            let start = r.start + (text.len() - text.trim_start().len());
+            wrapped.push((
+                r.clone(),
+                start..(r.start + text.trim_end().len()).max(start),
+            ));
+            out.push_str(source.get(last..r.start)?);
+            out.push('(');
+            insertions.push((r.start, 1));
+            out.push_str(source.get(r.clone())?);
+            out.push_str(ITEMS_SUFFIX);
+            insertions.push((r.end, ITEMS_SUFFIX.len()));
+            last = r.end;
+        }
+        out.push_str(source.get(last..)?);
+        Some(Rewrite {
+            source: out,
+            insertions,
+            wrapped,
+        })
+    }
+
+    /// A range in the rewritten text as a range in the original; a range inside the
+    /// wrapper's own text (the `_kql_items` filter failing) becomes the wrapped expression.
+    fn original_range(&self, r: Range<usize>) -> Range<usize> {
+        let (start, end) = (self.original(r.start), self.original(r.end));
+        if start == end
+            && let Some((_, trimmed)) = self
+                .wrapped
+                .iter()
+                .find(|(written, _)| written.start <= start && start <= written.end)
+        {
+            return trimmed.clone();
+        }
+        start..end
+    }
+
+    /// An offset in the rewritten text as an offset in the original.
+    fn original(&self, offset: usize) -> usize {
+        let mut shift = 0;
+        for &(at, len) in &self.insertions {
+            let here = at + shift;
+            if offset < here {
+                break;
+            }
+            if offset < here + len {
+                return at;
+            }
+            shift += len;
+        }
+        offset - shift
     }
 }
 
@@ -876,6 +977,9 @@ pub struct Field {
     form: Form,
     references: Vec<Reference>,
     raw_uses: Vec<Range<usize>>,
+    /// Filter and test names with the range of their whole application.
+    applications: Vec<(Range<usize>, Range<usize>)>,
+    rewrite: Option<Rewrite>,
 }
 
 impl Field {

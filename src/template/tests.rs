@@ -496,7 +496,7 @@ fn queries_render_values_as_kql_literals() {
          | where Timestamp > ago(1d)\n\
          | where Timestamp > datetime(2026-11-25T10:00:00.0000000Z)\n\
          | where DeviceName == \"\\\"; DeviceInfo | take 1 //\" or DeviceName == \"line\\nbreak\"\n\
-         | where DeviceId in ((\"a1\", \"b\\\"2\")) and Hits >= 2\n\
+         | where DeviceId in (\"a1\", \"b\\\"2\") and Hits >= 2\n\
          | where IsAdmin == true\n"
     );
 }
@@ -865,7 +865,7 @@ fn the_query_example_of_the_documentation_renders_as_documented() {
              | where Timestamp > ago(1d)\n\
              | where Timestamp > datetime(2026-11-24T12:00:00.0000000Z)\n\
              | where DeviceName == \"ws-01\"\n\
-             | where DeviceId in ((\"d1\", \"d2\"))\n"
+             | where DeviceId in (\"d1\", \"d2\")\n"
         )
     );
 }
@@ -877,4 +877,71 @@ fn report_templates_have_no_blank_lines_from_tags_and_keep_their_last_newline() 
         render_text(src, FieldKind::Text),
         "# Hits: 2\n- ws-01\n- ws-02\u{202E}\n"
     );
+}
+
+#[test]
+fn a_list_inside_written_parentheses_renders_as_its_items() {
+    assert_eq!(
+        render_text(
+            "T | where A in ({{ inputs.ids }}) and B has_any({{ inputs.ids }}) and C in ({{ [] }}) and D == ({{ inputs.min_hits }})",
+            FieldKind::Query
+        ),
+        r#"T | where A in ("a1", "b\"2") and B has_any("a1", "b\"2") and C in (dynamic([])) and D == (2)"#
+    );
+    // An expression with operators is wrapped whole, not just its last operand.
+    assert_eq!(
+        render_text(
+            "T | where A in ({{ inputs.ids if inputs.flag else [] }})",
+            FieldKind::Query
+        ),
+        r#"T | where A in ("a1", "b\"2")"#
+    );
+}
+
+#[test]
+fn errors_inside_written_parentheses_point_at_the_authors_text() {
+    let src = "T | where A in ({{ inputs.ids }})\n| where Owner in ({{ item.Owner }})";
+    let err = render(src, FieldKind::Query).unwrap_err();
+    assert!(
+        err.message.starts_with("cannot put none"),
+        "{}",
+        err.message
+    );
+    assert_eq!(&src[err.range.unwrap()], "item.Owner");
+
+    let src = "T | where A in ({{ inputs.ids }}) and B in ({{ inputs.idz }})";
+    let err = render(src, FieldKind::Query).unwrap_err();
+    assert_eq!(
+        err.message,
+        "undefined value `inputs.idz`, did you mean `inputs.ids`?"
+    );
+    assert_eq!(&src[err.range.unwrap()], "inputs.idz");
+}
+
+#[test]
+fn huntbook_filters_refuse_undefined_values() {
+    for src in [
+        "{{ inputs.nope | raw }}",
+        "{{ inputs.nope | kql }}",
+        "{{ inputs.nope | date }}",
+        "{{ inputs.nope | tojson }}",
+        "{{ inputs.nope | jsonpath('$') }}",
+        "{{ inputs.nope | duration }}",
+        "{{ ago(inputs.nope) }}",
+        "x {{ inputs.nope | raw }}",
+    ] {
+        let err = render(src, FieldKind::Text).unwrap_err();
+        assert_eq!(
+            err.message,
+            "undefined value `inputs.nope`: `inputs` has `lookback`, `name`, `ids`, `min_hits`, `flag`",
+            "{src}"
+        );
+        assert_eq!(&src[err.range.unwrap()], "inputs.nope", "{src}");
+    }
+    let err = render(
+        "{% for r in [1] %}{{ r.x | raw }}{% endfor %}",
+        FieldKind::Text,
+    )
+    .unwrap_err();
+    assert_eq!(err.message, "undefined value passed to `raw`");
 }
