@@ -12,7 +12,7 @@
 //! | map | `dynamic({"k": …})` |
 //! | none | an error (KQL strings have no null; use `default()` or a condition) |
 //!
-//! The guarantee also needs the literal to land in KQL *code*: [`scan_query`] finds, at
+//! The guarantee also needs the literal to land in KQL *code*: the query scan finds, at
 //! compile time, a `{{ … }}` inside a KQL string literal, a multi-line string, or right
 //! after the `@` of a verbatim string, where a quote in the value would end the string.
 
