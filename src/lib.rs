@@ -14,6 +14,7 @@ pub mod cli;
 pub mod commands;
 pub mod diag;
 pub mod emulator;
+pub mod engine;
 pub mod exit;
 pub mod jsonpath;
 pub mod playbook;

@@ -1,0 +1,402 @@
+//! The run engine: executes a checked [`Playbook`] through one [`Connection`] (the shared HTTP
+//! client and token store) and returns a [`RunReport`] — results are data; the human summary,
+//! the JSON report, the log events and the exit code are all derived from the report.
+//!
+//! ```text
+//! inputs::resolve ─► checks::before_run ─► Engine::run ─► flow (steps, loops, groups)
+//!                                                          └─► steps::<kind> ─► Connection
+//! ```
+//!
+//! The user documentation is `docs/running.md`.
+
+pub mod checks;
+pub mod connection;
+pub mod error;
+mod flow;
+pub mod inputs;
+pub mod render;
+pub mod report;
+pub mod scope;
+mod steps;
+
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+
+pub use connection::{CallStats, Connection};
+pub use error::{ErrorKind, StepError};
+pub use inputs::Inputs;
+pub use report::{Interruption, RunReport, Status, StepReport};
+pub use steps::{PlannedWrite, hunt_data_from_json};
+
+use crate::playbook::{AuthContext, Condition, Playbook, Step, TemplateField};
+use crate::template::Value;
+use scope::{Frame, RunValues};
+
+/// How a run is set up.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The run's environment: `env.*` in templates and `{env: NAME}` secret references. The
+    /// process environment, plus what `--emulator` supplies.
+    pub env: BTreeMap<String, String>,
+    /// Perform every read, send no write, write no file, save no state.
+    pub dry_run: bool,
+    /// Response actions were allowed (`--allow-actions` or a confirmation).
+    pub allow_actions: bool,
+    /// `run.started_at`, and the engine's frozen `now()`.
+    pub started_at: DateTime<Utc>,
+    /// `run.id`.
+    pub run_id: String,
+    /// Where relative `output.path`s are written (the working directory).
+    pub workdir: PathBuf,
+    /// `state.*`: what the last successful run remembered (an empty map on a first run).
+    pub state: Value,
+    /// Keys `filter.dedupe` remembered from earlier runs (still within their window), per
+    /// filter step id.
+    pub seen: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl RunOptions {
+    /// Options for a run started now, in the current directory, with this environment.
+    #[must_use]
+    pub fn new(env: BTreeMap<String, String>) -> RunOptions {
+        RunOptions {
+            env,
+            dry_run: false,
+            allow_actions: false,
+            started_at: Utc::now(),
+            run_id: uuid::Uuid::new_v4().to_string(),
+            workdir: PathBuf::from("."),
+            state: Value::from_pairs(Vec::<(String, Value)>::new()),
+            seen: BTreeMap::new(),
+        }
+    }
+}
+
+/// Interrupting a run: [`Cancel::request`] stops it from starting new steps; [`Cancel::abort`]
+/// (after a grace period) cancels the calls in flight.
+#[derive(Debug, Default)]
+pub struct Cancel {
+    requested: AtomicU8,
+    aborted: AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Cancel {
+    /// A handle that has not been triggered.
+    #[must_use]
+    pub fn new() -> Arc<Cancel> {
+        Arc::new(Cancel::default())
+    }
+
+    /// Stop starting steps; remember why.
+    pub fn request(&self, why: Interruption) {
+        let code = match why {
+            Interruption::Sigint => 1,
+            Interruption::Sigterm => 2,
+        };
+        let _ = self
+            .requested
+            .compare_exchange(0, code, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
+    /// Cancel what is in flight too.
+    pub fn abort(&self) {
+        self.aborted.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    /// Whether the run was asked to stop.
+    #[must_use]
+    pub fn is_requested(&self) -> bool {
+        self.requested.load(Ordering::SeqCst) != 0
+    }
+
+    /// Why the run was asked to stop.
+    #[must_use]
+    pub fn interruption(&self) -> Option<Interruption> {
+        match self.requested.load(Ordering::SeqCst) {
+            1 => Some(Interruption::Sigint),
+            2 => Some(Interruption::Sigterm),
+            _ => None,
+        }
+    }
+
+    /// Resolves once [`Cancel::abort`] was called.
+    pub async fn aborted(&self) {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.aborted.load(Ordering::SeqCst) {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Watches steps start and finish (the terminal progress display). Every method has a no-op
+/// default.
+pub trait Observer: Send + Sync {
+    /// A step (or its first iteration) starts.
+    fn step_started(&self, _step: &Step, _label: &str, _name: Option<&str>) {}
+    /// A step was skipped by its `when`.
+    fn step_skipped(&self, _step: &Step, _label: &str) {}
+    /// A step finished (all its iterations).
+    fn step_finished(&self, _step: &Step, _label: &str, _report: &StepReport) {}
+    /// A dry run would have sent this write.
+    fn would_send(&self, _step: &Step, _label: &str, _write: &PlannedWrite) {}
+}
+
+struct Quiet;
+impl Observer for Quiet {}
+
+/// Where `output` steps without a `path` write: the process's stdout, or a buffer in tests.
+pub type Stdout = Arc<Mutex<Box<dyn Write + Send>>>;
+
+/// What a run leaves behind besides its report.
+#[derive(Debug, Clone)]
+pub struct RunOutput {
+    pub report: RunReport,
+    /// What to remember for the next run; `None` when the run must not advance its state
+    /// (it failed, was interrupted, or was a dry run).
+    pub state: Option<StateUpdate>,
+}
+
+/// The state a successful run saves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateUpdate {
+    /// `state.last_success` for the next run: this run's `started_at`.
+    pub last_success: DateTime<Utc>,
+    /// Keys `filter.dedupe` saw, per filter step id.
+    pub dedupe: BTreeMap<String, DedupeKeys>,
+}
+
+/// The keys one `filter.dedupe` saw in a run.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DedupeKeys {
+    /// How long to remember them.
+    pub window: std::time::Duration,
+    /// Each key with when it was seen (the run's start).
+    pub keys: Vec<(String, DateTime<Utc>)>,
+}
+
+/// Runs playbooks through one connection.
+pub struct Engine {
+    conn: Arc<dyn Connection>,
+    stdout: Stdout,
+    observer: Arc<dyn Observer>,
+    cancel: Arc<Cancel>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").finish_non_exhaustive()
+    }
+}
+
+/// The run-wide context every step reads.
+pub(crate) struct Ctx<'a> {
+    pub playbook: &'a Playbook,
+    pub templates: crate::template::Engine,
+    pub conn: &'a dyn Connection,
+    pub run: RunValues,
+    pub options: &'a RunOptions,
+    pub cancel: &'a Cancel,
+    pub observer: &'a dyn Observer,
+    pub stdout: &'a Stdout,
+    /// Response actions sent so far (`max_targets`).
+    pub actions: AtomicU32,
+    /// The context of the last `authenticate` (application or user).
+    pub auth: Mutex<Option<AuthContext>>,
+    /// Keys `filter.dedupe` saw this run, per filter step id.
+    pub dedupe: Mutex<BTreeMap<String, DedupeKeys>>,
+    /// Writes a dry run did not send, by step instance label.
+    pub planned: Mutex<Vec<(String, PlannedWrite)>>,
+}
+
+impl Ctx<'_> {
+    /// Render a field to a value (a single expression keeps its type).
+    pub fn render(
+        &self,
+        scope: &Value,
+        field: &TemplateField,
+        what: &str,
+    ) -> Result<Value, StepError> {
+        self.templates
+            .render(&field.field, scope)
+            .map_err(|e| StepError::template(field, &self.playbook.sources, what, &e))
+    }
+
+    /// Render a field that must be text.
+    pub fn render_text(
+        &self,
+        scope: &Value,
+        field: &TemplateField,
+        what: &str,
+    ) -> Result<String, StepError> {
+        self.templates
+            .render_string(&field.field, scope)
+            .map_err(|e| StepError::template(field, &self.playbook.sources, what, &e))
+    }
+
+    /// Evaluate a `when`.
+    pub fn condition(&self, scope: &Value, cond: &Condition) -> Result<bool, StepError> {
+        match cond {
+            Condition::Literal(b) => Ok(*b),
+            Condition::Expr(field) => self.render(scope, field, "`when`").map(|v| v.is_true()),
+        }
+    }
+}
+
+impl Engine {
+    /// An engine using `conn` for every API call, writing stdout outputs to the process's
+    /// stdout.
+    #[must_use]
+    pub fn new(conn: Arc<dyn Connection>) -> Engine {
+        Engine {
+            conn,
+            stdout: Arc::new(Mutex::new(Box::new(std::io::stdout()))),
+            observer: Arc::new(Quiet),
+            cancel: Cancel::new(),
+        }
+    }
+
+    /// Write stdout outputs somewhere else.
+    #[must_use]
+    pub fn with_stdout(mut self, stdout: Stdout) -> Engine {
+        self.stdout = stdout;
+        self
+    }
+
+    /// Report progress to `observer`.
+    #[must_use]
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Engine {
+        self.observer = observer;
+        self
+    }
+
+    /// Use `cancel` to interrupt runs.
+    #[must_use]
+    pub fn with_cancel(mut self, cancel: Arc<Cancel>) -> Engine {
+        self.cancel = cancel;
+        self
+    }
+
+    /// The handle that interrupts this engine's runs.
+    #[must_use]
+    pub fn cancel_handle(&self) -> Arc<Cancel> {
+        self.cancel.clone()
+    }
+
+    /// Run `playbook` with `inputs`. Never fails: every failure is in the report.
+    pub async fn run(
+        &self,
+        playbook: &Playbook,
+        inputs: &Inputs,
+        options: &RunOptions,
+    ) -> RunOutput {
+        let clock = Instant::now();
+        let env = Value::from_pairs(
+            options
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::from(v.clone()))),
+        );
+        let run = Value::from_pairs([
+            ("id", Value::from(options.run_id.clone())),
+            (
+                "started_at",
+                crate::template::value::datetime(options.started_at),
+            ),
+            ("playbook", Value::from(playbook.name.clone())),
+        ]);
+        let ctx = Ctx {
+            playbook,
+            templates: crate::template::Engine::new().with_now(options.started_at),
+            conn: self.conn.as_ref(),
+            run: RunValues {
+                inputs: inputs.to_value(),
+                env,
+                run,
+                state: options.state.clone(),
+            },
+            options,
+            cancel: &self.cancel,
+            observer: self.observer.as_ref(),
+            stdout: &self.stdout,
+            actions: AtomicU32::new(0),
+            auth: Mutex::new(None),
+            dedupe: Mutex::new(BTreeMap::new()),
+            planned: Mutex::new(Vec::new()),
+        };
+        tracing::info!(
+            event = "run_start",
+            playbook = %playbook.name,
+            file = %playbook.path.display(),
+            run_id = %options.run_id,
+            dry_run = options.dry_run,
+            "run of {} started", playbook.name
+        );
+        let root = Frame::root();
+        let seq = flow::run_sequence(&ctx, &root, &playbook.steps, ("", "")).await;
+        let mut api = CallStats::default();
+        for s in &seq.reports {
+            api.merge(&s.api);
+        }
+        let finished_at = Utc::now();
+        let mut report = RunReport {
+            huntbook: env!("CARGO_PKG_VERSION"),
+            playbook: playbook.name.clone(),
+            file: playbook.path.display().to_string(),
+            run_id: options.run_id.clone(),
+            started_at: options.started_at,
+            finished_at,
+            duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
+            outcome: "",
+            exit_code: 0,
+            dry_run: options.dry_run,
+            inputs: inputs.to_json(),
+            tally: report::Tally::default(),
+            api,
+            error: seq.stop,
+            interrupted: self.cancel.interruption(),
+            steps: seq.reports,
+        };
+        report.finish();
+        tracing::info!(
+            event = "run_end",
+            playbook = %playbook.name,
+            run_id = %options.run_id,
+            outcome = report.outcome,
+            exit_code = report.exit_code,
+            duration_ms = report.duration_ms,
+            ok = report.tally.ok,
+            changed = report.tally.changed,
+            skipped = report.tally.skipped,
+            failed = report.tally.failed,
+            api_calls = report.api.calls,
+            throttled = report.api.throttled,
+            "run of {} ended: {}", playbook.name, report.outcome
+        );
+        let state = (report.succeeded() && !options.dry_run).then(|| StateUpdate {
+            last_success: options.started_at,
+            dedupe: ctx
+                .dedupe
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        });
+        RunOutput { report, state }
+    }
+}

@@ -1,0 +1,218 @@
+//! Renderers over the [`RunReport`]: the human summary and error (stderr), the JSON report
+//! (`--report`). Runtime errors are rendered in the house diagnostic style — title,
+//! `--> file:line:column`, the playbook line with carets, `help:` — so a failing step points
+//! at its line just as `huntbook validate` does.
+
+use std::fmt::Write as _;
+
+use super::report::{ErrorReport, RunReport, Status, StepReport};
+use crate::source::SourceMap;
+
+fn paint(on: bool, code: &str, text: &str) -> String {
+    if on {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+/// A runtime error against the playbook source.
+#[must_use]
+pub fn render_error(e: &ErrorReport, sources: &SourceMap, colour: bool) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}{}",
+        paint(colour, "1;31", &format!("error[{}]", e.kind.as_str())),
+        paint(
+            colour,
+            "1",
+            &format!(": step {} failed: {}", e.step, e.message)
+        )
+    );
+    let located = e.span.and_then(|s| sources.get(s.file).map(|f| (s, f)));
+    if let Some((span, file)) = located {
+        let pos = file.line_col(span.start);
+        let gutter = pos.line.to_string().len();
+        let pad = " ".repeat(gutter);
+        let bar = paint(colour, "1;34", "|");
+        let _ = writeln!(
+            out,
+            "{pad}{} {}:{}:{}",
+            paint(colour, "1;34", "-->"),
+            file.name(),
+            pos.line,
+            pos.column
+        );
+        let _ = writeln!(out, "{pad} {bar}");
+        let raw = file.line_text(pos.line);
+        let (line_start, line_end) = file.line_range(pos.line);
+        let shown = raw.replace('\t', "    ");
+        let lead: usize = raw
+            .chars()
+            .take(pos.column.saturating_sub(1))
+            .map(|c| if c == '\t' { 4 } else { 1 })
+            .sum();
+        let end = span.end.min(line_end);
+        let width = if end > span.start {
+            file.text()
+                .get(span.start.max(line_start)..end)
+                .map_or(1, |t| t.chars().count().max(1))
+        } else {
+            1
+        };
+        let _ = writeln!(
+            out,
+            "{} {bar} {shown}",
+            paint(colour, "1;34", &pos.line.to_string())
+        );
+        let _ = writeln!(
+            out,
+            "{pad} {bar} {}{}",
+            " ".repeat(lead),
+            paint(colour, "1;31", &"^".repeat(width))
+        );
+        if let Some(help) = &e.help {
+            let _ = writeln!(out, "{pad} {bar}");
+            let _ = writeln!(out, "{pad} {} help: {help}", paint(colour, "1;34", "="));
+        }
+    } else if let Some(help) = &e.help {
+        let _ = writeln!(out, "  {} help: {help}", paint(colour, "1;34", "="));
+    }
+    out
+}
+
+fn seconds(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else {
+        #[expect(clippy::cast_precision_loss, reason = "display only")]
+        let s = ms as f64 / 1000.0;
+        format!("{s:.2}s")
+    }
+}
+
+fn status_word(s: Status, colour: bool) -> String {
+    let (code, word) = match s {
+        Status::Ok => ("32", "ok"),
+        Status::Changed => ("33", "changed"),
+        Status::Skipped => ("2", "skipped"),
+        Status::Failed => ("1;31", "FAILED"),
+    };
+    paint(colour, code, &format!("{word:<8}"))
+}
+
+fn detail(s: &StepReport) -> String {
+    let mut parts = Vec::new();
+    if let Some(c) = s.count {
+        parts.push(match s.kind {
+            "hunt" => format!("{c} rows"),
+            _ => format!("{c} items"),
+        });
+    }
+    if s.truncated == Some(true) {
+        parts.push("truncated at the service's limit".to_string());
+    }
+    if let Some(w) = &s.written {
+        parts.push(format!("{} bytes to {}", w.bytes, w.path));
+    }
+    if !s.iterations.is_empty() {
+        parts.push(format!("{} iterations", s.iterations.len()));
+    }
+    if !s.would_send.is_empty() {
+        parts.push(format!(
+            "{} write(s) not sent (dry run)",
+            s.would_send.len()
+        ));
+    }
+    if s.api.throttled > 0 {
+        parts.push(format!("{} throttled", s.api.throttled));
+    }
+    if let Some(r) = &s.reason {
+        parts.push(r.clone());
+    }
+    if s.continued {
+        parts.push("on_error: continue".to_string());
+    }
+    parts.join(", ")
+}
+
+fn step_lines(steps: &[StepReport], depth: usize, colour: bool, out: &mut String) {
+    for s in steps {
+        let who = match (&s.id, &s.name) {
+            (Some(id), _) => id.clone(),
+            (None, Some(n)) => n.clone(),
+            (None, None) => s.route.clone(),
+        };
+        let indent = "  ".repeat(depth + 1);
+        let time = if s.status == Status::Skipped {
+            String::new()
+        } else {
+            seconds(s.duration_ms)
+        };
+        let _ = writeln!(
+            out,
+            "{indent}{} {:<24} {:<14} {:>8}  {}",
+            status_word(s.status, colour),
+            who,
+            s.kind,
+            time,
+            detail(s)
+        )
+        .map(|()| ());
+        step_lines(&s.steps, depth + 1, colour, out);
+        for it in &s.iterations {
+            if it.status == Status::Failed
+                && let Some(e) = &it.error
+            {
+                let _ = writeln!(
+                    out,
+                    "{indent}    [{}] {}: {}",
+                    it.index,
+                    status_word(it.status, colour).trim_end(),
+                    e.message
+                );
+            }
+            step_lines(&it.steps, depth + 2, colour, out);
+        }
+    }
+}
+
+/// The human summary: one line per step, then the totals.
+#[must_use]
+pub fn summary(report: &RunReport, colour: bool) -> String {
+    let mut out = String::new();
+    let dry = if report.dry_run { " (dry run)" } else { "" };
+    let _ = writeln!(
+        out,
+        "{}{dry}: {} in {} (exit {})",
+        paint(colour, "1", &report.playbook),
+        report.outcome.replace('_', " "),
+        seconds(report.duration_ms),
+        report.exit_code
+    );
+    step_lines(&report.steps, 0, colour, &mut out);
+    let t = report.tally;
+    let _ = writeln!(
+        out,
+        "  {} ok, {} changed, {} skipped, {} failed; {} API call(s), {} retried, {} throttled",
+        t.ok,
+        t.changed,
+        t.skipped,
+        t.failed,
+        report.api.calls,
+        report.api.retries,
+        report.api.throttled
+    );
+    out
+}
+
+/// The `--report` file's text.
+///
+/// # Errors
+/// Never in practice (the report is plain data); a serialisation failure is passed on.
+pub fn report_json(report: &RunReport) -> Result<String, serde_json::Error> {
+    let mut text = serde_json::to_string_pretty(report)?;
+    text.push('\n');
+    Ok(text)
+}
