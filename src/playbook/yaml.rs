@@ -500,6 +500,7 @@ impl Builder<'_> {
                         t.suffix()
                     ),
                 )
+                .label("a YAML tag")
                 .help("huntbook reads plain YAML; remove the tag"),
             );
         }
