@@ -212,7 +212,7 @@ struct Planner<'a> {
 #[must_use]
 pub fn build(playbook: &Playbook, given: &BTreeMap<String, InputValue>) -> Plan {
     let mut inputs = Vec::new();
-    let mut values = serde_json::Map::new();
+    let mut values: BTreeMap<String, Value> = BTreeMap::new();
     for i in &playbook.inputs {
         let (value, source) = match (given.get(&i.name), &i.default) {
             (Some(v), _) => (Some(v.clone()), "input"),
@@ -220,7 +220,7 @@ pub fn build(playbook: &Playbook, given: &BTreeMap<String, InputValue>) -> Plan 
             (None, None) => (None, "missing"),
         };
         if let Some(v) = &value {
-            values.insert(i.name.clone(), v.to_json());
+            values.insert(i.name.clone(), v.to_value());
         }
         inputs.push(PlanInput {
             name: i.name.clone(),
@@ -230,18 +230,20 @@ pub fn build(playbook: &Playbook, given: &BTreeMap<String, InputValue>) -> Plan 
             description: i.description.clone(),
         });
     }
-    let scope = serde_json::json!({
-        "inputs": values,
-        "run": {
-            "id": "<run id>",
-            "started_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            "playbook": playbook.name,
-        },
-    });
-    let engine = Engine::new();
+    // The plan is made "now": `run.started_at`, `now()` and `ago()` render against the same
+    // instant, as they will in a run started at this moment.
+    let now = chrono::Utc::now();
+    let engine = Engine::new().with_now(now);
+    let mut run: BTreeMap<String, Value> = BTreeMap::new();
+    run.insert("id".into(), Value::from("<run id>"));
+    run.insert("started_at".into(), crate::template::value::datetime(now));
+    run.insert("playbook".into(), Value::from(playbook.name.clone()));
+    let mut scope: BTreeMap<String, Value> = BTreeMap::new();
+    scope.insert("inputs".into(), Value::from(values));
+    scope.insert("run".into(), Value::from(run));
     let planner = Planner {
         engine: &engine,
-        scope: Value::from(minijinja::value::Serde(&scope)),
+        scope: Value::from(scope),
     };
     let steps = planner.steps(&playbook.steps, "");
     let permissions = playbook
@@ -275,8 +277,18 @@ impl Planner<'_> {
         if f.is_literal() {
             return PlanValue::text(f.source());
         }
+        // Only what is known before the run renders: a field reading steps, vars, items,
+        // state or the environment waits for the run (and the environment is never read here).
+        let runtime_only = f
+            .references()
+            .iter()
+            .any(|r| !matches!(r.root.as_str(), "inputs" | "run"));
+        if runtime_only {
+            return self.runtime(f);
+        }
         match self.engine.render(&f.field, &self.scope) {
-            Ok(v) => serde_json::to_value(&v).map_or_else(|_| self.runtime(f), PlanValue::Known),
+            Ok(v) => crate::template::value::to_json(&v)
+                .map_or_else(|_| self.runtime(f), PlanValue::Known),
             Err(_) => self.runtime(f),
         }
     }

@@ -81,6 +81,17 @@ fn valid_playbooks_exit_0_and_warnings_do_not_fail() {
     );
     assert!(out.stderr.contains("2027-02-01"), "{}", out.stderr);
     assert!(out.stderr.contains("valid, 1 warning"), "{}", out.stderr);
+
+    let out = huntbook(&["validate", "tests/fixtures/valid/warnings.yaml"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for code in ["raw-in-query", "secret-in-template", "suspicious"] {
+        assert!(
+            out.stderr.contains(&format!("warning[{code}]")),
+            "{code}: {}",
+            out.stderr
+        );
+    }
+    assert!(out.stderr.contains("valid, 3 warnings"), "{}", out.stderr);
 }
 
 #[test]
