@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::diag::{Code, Diagnostic, did_you_mean};
 use crate::template::{Engine, Value};
 
 use super::model::{
@@ -125,83 +124,7 @@ pub struct Plan {
     pub steps: Vec<PlanStep>,
 }
 
-/// Parse `--input name=value` arguments against the playbook's inputs.
-///
-/// # Errors
-/// One diagnostic per bad argument (unknown name, missing `=`, value of the wrong type).
-pub fn parse_inputs(
-    playbook: &Playbook,
-    args: &[String],
-) -> Result<BTreeMap<String, InputValue>, Vec<Diagnostic>> {
-    let mut out = BTreeMap::new();
-    let mut errors = Vec::new();
-    let file = playbook.path.display().to_string();
-    for arg in args {
-        let Some((name, value)) = arg.split_once('=') else {
-            errors.push(
-                Diagnostic::file(
-                    Code::BadInput,
-                    file.clone(),
-                    format!("`--input {arg}` is not of the form `name=value`"),
-                )
-                .help(format!("e.g. `--input {arg}=…`")),
-            );
-            continue;
-        };
-        let name = name.trim();
-        let Some(input) = playbook.input(name) else {
-            let names: Vec<&str> = playbook.inputs.iter().map(|i| i.name.as_str()).collect();
-            errors.push(
-                Diagnostic::file(
-                    Code::BadInput,
-                    file.clone(),
-                    format!("the playbook has no input `{name}`"),
-                )
-                .maybe_help(did_you_mean(name, names.iter().copied()).or_else(
-                    || {
-                        (!names.is_empty()).then(|| {
-                            let quoted: Vec<String> =
-                                names.iter().map(|n| format!("`{n}`")).collect();
-                            format!("its inputs: {}", quoted.join(", "))
-                        })
-                    },
-                )),
-            );
-            continue;
-        };
-        match InputValue::parse(input.ty, value) {
-            Ok(v) => {
-                if let Some(allowed) = &input.allowed
-                    && !allowed.contains(&v)
-                {
-                    let names: Vec<String> = allowed.iter().map(ToString::to_string).collect();
-                    errors.push(Diagnostic::file(
-                        Code::BadInput,
-                        file.clone(),
-                        format!(
-                            "input `{name}` must be one of {}, not `{value}`",
-                            crate::diag::one_of(
-                                &names.iter().map(String::as_str).collect::<Vec<_>>()
-                            )
-                        ),
-                    ));
-                    continue;
-                }
-                out.insert(name.to_string(), v);
-            }
-            Err(m) => errors.push(Diagnostic::file(
-                Code::BadInput,
-                file.clone(),
-                format!("bad value for input `{name}` ({}): {m}", input.ty),
-            )),
-        }
-    }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(errors)
-    }
-}
+pub use super::inputs::parse_inputs;
 
 struct Planner<'a> {
     engine: &'a Engine,
@@ -212,7 +135,7 @@ struct Planner<'a> {
 #[must_use]
 pub fn build(playbook: &Playbook, given: &BTreeMap<String, InputValue>) -> Plan {
     let mut inputs = Vec::new();
-    let mut values: BTreeMap<String, Value> = BTreeMap::new();
+    let mut values: BTreeMap<String, InputValue> = BTreeMap::new();
     for i in &playbook.inputs {
         let (value, source) = match (given.get(&i.name), &i.default) {
             (Some(v), _) => (Some(v.clone()), "input"),
@@ -220,7 +143,7 @@ pub fn build(playbook: &Playbook, given: &BTreeMap<String, InputValue>) -> Plan 
             (None, None) => (None, "missing"),
         };
         if let Some(v) = &value {
-            values.insert(i.name.clone(), v.to_value());
+            values.insert(i.name.clone(), v.clone());
         }
         inputs.push(PlanInput {
             name: i.name.clone(),
@@ -239,7 +162,7 @@ pub fn build(playbook: &Playbook, given: &BTreeMap<String, InputValue>) -> Plan 
     run.insert("started_at".into(), crate::template::value::datetime(now));
     run.insert("playbook".into(), Value::from(playbook.name.clone()));
     let mut scope: BTreeMap<String, Value> = BTreeMap::new();
-    scope.insert("inputs".into(), Value::from(values));
+    scope.insert("inputs".into(), super::inputs::scope_value(&values));
     scope.insert("run".into(), Value::from(run));
     let planner = Planner {
         engine: &engine,

@@ -873,3 +873,53 @@ fn literal_references_in_text_fields_warn() {
         steps("  - id: h\n    hunt: {query: DeviceInfo}\n  - output: {data: steps.h.results}\n");
     assert_eq!(only(&text, Code::Suspicious), (6, 20));
 }
+
+/// Broken input of every shape gets diagnostics, never a panic: the examples, mutated at
+/// random (deterministically) by deleting, inserting and duplicating text.
+#[test]
+fn mutated_playbooks_never_panic() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/playbooks");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    assert!(!files.is_empty());
+    let pieces = [
+        "{", "}", "[", "]", ":", "- ", "\n", " ", "'", "\"", "|", "*a", "&a ", "\t", "é", "{{",
+        "}}", "{%", "#", "\\", "$[?", "<<: ", "!!str ", "---\n", "\u{feff}", "\r\n",
+    ];
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n.max(1) as u64) as usize
+    };
+    for path in files {
+        let original = std::fs::read_to_string(&path).unwrap_or_default();
+        for _ in 0..150 {
+            let mut text = original.clone();
+            for _ in 0..1 + next(3) {
+                let at = crate::source::floor_char_boundary(&text, next(text.len() + 1));
+                match next(3) {
+                    0 => {
+                        let end = crate::source::floor_char_boundary(&text, at + next(40));
+                        text.replace_range(at..end.max(at), "");
+                    }
+                    1 => text.insert_str(at, pieces[next(pieces.len())]),
+                    _ => {
+                        let end = crate::source::floor_char_boundary(&text, at + next(80));
+                        let copy = text[at..end.max(at)].to_string();
+                        text.insert_str(at, &copy);
+                    }
+                }
+            }
+            let loaded = load_str(Path::new("m.yaml"), text.clone());
+            // Rendering must not panic either, and every error must have a position.
+            let _ = crate::diag::render_human(&loaded.diagnostics, &loaded.sources, false);
+            for d in &loaded.diagnostics {
+                assert!(d.span.is_some(), "{d:?} in\n{text}");
+            }
+        }
+    }
+}
