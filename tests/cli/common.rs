@@ -1,7 +1,6 @@
 //! Running the binary from the repository root, with colours off and no Azure environment.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// The repository root (where `playbooks/` and `tests/fixtures/` are).
 pub fn root() -> PathBuf {
@@ -21,31 +20,23 @@ pub fn huntbook(args: &[&str]) -> Output {
     huntbook_in(&root(), args, None)
 }
 
-/// `huntbook ARGS…` in `dir`, with `stdin` piped in when given.
+/// `huntbook ARGS…` in `dir`, with `stdin` piped in when given (through assert_cmd, which
+/// finds the binary cargo built for this test run).
 pub fn huntbook_in(dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_huntbook"));
+    let mut cmd = assert_cmd::Command::cargo_bin("huntbook")
+        .unwrap_or_else(|e| panic!("no huntbook binary: {e}"));
     cmd.args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .env_remove("AZURE_CLIENT_SECRET")
         .env_remove("AZURE_TENANT_ID")
         .env_remove("AZURE_CLIENT_ID");
-    let out = match stdin {
-        None => cmd.output(),
-        Some(text) => {
-            use std::io::Write as _;
-            cmd.stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped());
-            let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn: {e}"));
-            if let Some(mut pipe) = child.stdin.take() {
-                pipe.write_all(text.as_bytes())
-                    .unwrap_or_else(|e| panic!("stdin: {e}"));
-            }
-            child.wait_with_output()
-        }
+    if let Some(text) = stdin {
+        cmd.write_stdin(text.to_string());
     }
-    .unwrap_or_else(|e| panic!("cannot run huntbook: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run huntbook: {e}"));
     Output {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
