@@ -4,11 +4,10 @@
 
 use std::sync::Arc;
 
-use axum::extract::{OriginalUri, Path, RawQuery, State};
-use axum::http::{Method, StatusCode};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Extension, Router};
-use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
 use super::graph::{Update, apply_incident_update, resolve_class};
@@ -278,11 +277,8 @@ async fn patch(
     State(st): State<Arc<EmuState>>,
     principal: Option<Extension<Principal>>,
     Path(id): Path<String>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    body: Bytes,
+    req: WriteRequest,
 ) -> axum::response::Response {
-    let req = WriteRequest { method, uri, body };
     let reply = (|| -> Reply {
         let p = caller(principal.clone(), D)?;
         p.require(D, WRITE)?;

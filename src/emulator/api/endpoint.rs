@@ -6,10 +6,9 @@
 use std::sync::Arc;
 
 use axum::extract::{OriginalUri, Path, RawQuery, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
 use super::machines::{ActionOutcome, ActionStatus, ActionType, Cancellation, MachineAction};
@@ -317,11 +316,8 @@ async fn act(
     State(st): State<Arc<EmuState>>,
     principal: Option<Extension<Principal>>,
     Path((id, action)): Path<(String, String)>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    body: Bytes,
+    req: WriteRequest,
 ) -> axum::response::Response {
-    let req = WriteRequest { method, uri, body };
     let reply = (|| -> Reply {
         let Some(kind) = ActionType::from_route(&action) else {
             return Err(ApiError::new(
@@ -469,11 +465,8 @@ async fn cancel(
     State(st): State<Arc<EmuState>>,
     principal: Option<Extension<Principal>>,
     Path(id): Path<String>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    body: Bytes,
+    req: WriteRequest,
 ) -> axum::response::Response {
-    let req = WriteRequest { method, uri, body };
     let reply = (|| -> Reply {
         let p = caller(principal.clone(), E)?;
         p.require(E, CANCEL)?;

@@ -3,11 +3,10 @@
 
 use std::sync::Arc;
 
-use axum::extract::{OriginalUri, Path, RawQuery, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
 use super::model::{
@@ -501,11 +500,8 @@ async fn patch_incident(
     Extension(v): Extension<Version>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    body: Bytes,
+    req: WriteRequest,
 ) -> axum::response::Response {
-    let req = WriteRequest { method, uri, body };
     let reply = patch_incident_inner(&st, principal.clone(), v, &headers, &id, &req.body);
     req.journal(&st, principal.as_ref(), reply)
 }
@@ -607,11 +603,8 @@ async fn comment_incident(
     Extension(v): Extension<Version>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    body: Bytes,
+    req: WriteRequest,
 ) -> axum::response::Response {
-    let req = WriteRequest { method, uri, body };
     let reply = (|| -> Reply {
         let p = caller(principal.clone(), G).map_err(fail(&headers))?;
         p.require(G, INCIDENT_WRITE).map_err(fail(&headers))?;
@@ -709,11 +702,8 @@ async fn patch_alert(
     Extension(v): Extension<Version>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    body: Bytes,
+    req: WriteRequest,
 ) -> axum::response::Response {
-    let req = WriteRequest { method, uri, body };
     let reply = (|| -> Reply {
         let p = caller(principal.clone(), G).map_err(fail(&headers))?;
         p.require(G, ALERT_WRITE).map_err(fail(&headers))?;
@@ -760,11 +750,8 @@ async fn comment_alert(
     Extension(v): Extension<Version>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    method: Method,
-    OriginalUri(uri): OriginalUri,
-    body: Bytes,
+    req: WriteRequest,
 ) -> axum::response::Response {
-    let req = WriteRequest { method, uri, body };
     let reply = (|| -> Reply {
         let p = caller(principal.clone(), G).map_err(fail(&headers))?;
         p.require(G, ALERT_WRITE).map_err(fail(&headers))?;

@@ -95,13 +95,7 @@ impl TenantStore {
     /// # Errors
     /// When the data file's incidents are invalid (unknown devices, bad enum values, duplicates).
     pub fn new(config: &EmulatorConfig, world: &World) -> Result<TenantStore, EmuError> {
-        if let Some(data) = &config.data {
-            data.check_world(world)?;
-        }
-        let incidents = match &config.data {
-            Some(data) if data.incidents.is_some() => super::data::build_incidents(data, world)?,
-            _ => generate::generate(world),
-        };
+        let incidents = tenant_incidents(config, world)?;
         let machines = world
             .devices
             .iter()
@@ -141,6 +135,7 @@ impl TenantStore {
     }
 
     /// The emulator's "now": the wall clock plus any [`advance_clock`](Self::advance_clock).
+    /// Takes the lock briefly: never call it while holding the lock (std mutexes don't nest).
     #[must_use]
     pub fn now(&self) -> DateTime<Utc> {
         let skew = self.lock().skew;
@@ -247,6 +242,22 @@ impl TenantStore {
             status,
         });
     }
+}
+
+/// The tenant's incidents for a configuration and world, newest first: the data file's when
+/// it has any, else generated from the planted findings. Deterministic, so the hunting tables
+/// (`AlertInfo`, `AlertEvidence`) can be built from the very incidents the APIs serve.
+///
+/// # Errors
+/// When the data file names devices or people the world does not have.
+pub fn tenant_incidents(config: &EmulatorConfig, world: &World) -> Result<Vec<Incident>, EmuError> {
+    if let Some(data) = &config.data {
+        data.check_world(world)?;
+        if data.incidents.is_some() {
+            return super::data::build_incidents(data, world);
+        }
+    }
+    Ok(generate::generate(world))
 }
 
 /// Routes under `/v1.0/security`, `/beta/security`, `/api/…` (except hunting) and

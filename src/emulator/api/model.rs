@@ -274,6 +274,10 @@ impl FileDetails {
 
 /// What a piece of evidence is about.
 #[derive(Debug, Clone, PartialEq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a handful per alert; boxing would only add noise to construction"
+)]
 pub enum EvidenceKind {
     /// A tenant device, by MDE machine id.
     Device {

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use axum::Extension;
+use axum::extract::{FromRequest, OriginalUri, Request};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
@@ -171,12 +172,28 @@ pub fn page(q: &ListQuery, items: Vec<Value>, coll: &Collection) -> Page {
     q.page(items, coll)
 }
 
-/// The request line and body of a write, for the journal.
+/// The request line and body of a write, for the journal (an extractor: take it last).
 #[derive(Debug)]
 pub struct WriteRequest {
     pub method: Method,
     pub uri: Uri,
     pub body: bytes::Bytes,
+}
+
+impl<S: Send + Sync> FromRequest<S> for WriteRequest {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<WriteRequest, Response> {
+        let method = req.method().clone();
+        let uri = req
+            .extensions()
+            .get::<OriginalUri>()
+            .map_or_else(|| req.uri().clone(), |o| o.0.clone());
+        let body = bytes::Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(WriteRequest { method, uri, body })
+    }
 }
 
 impl WriteRequest {
