@@ -539,8 +539,13 @@ impl TenantData {
     /// # Errors
     /// A device's `primaryUser` or an evidence's device that the world does not have.
     pub fn check_world(&self, world: &World) -> Result<(), EmuError> {
+        let source = self.source.as_deref().unwrap_or("--data");
+        // Data built in code skipped `load`: check it the same way.
+        if self.source.is_none() {
+            self.validate(source)?;
+        }
         let mut p = Problems {
-            source: self.source.as_deref().unwrap_or("--data"),
+            source,
             list: Vec::new(),
         };
         for d in self.devices.iter().flatten() {
@@ -1073,15 +1078,19 @@ pub fn load(path: &Path) -> Result<TenantData, EmuError> {
             "{shown}: is a directory; expected a JSON or YAML tenant description file"
         )));
     }
-    if meta.len() > MAX_DATA_FILE_BYTES {
+    check_size(&shown, meta.len())?;
+    let bytes = std::fs::read(path).map_err(io)?;
+    parse(&bytes, &shown)
+}
+
+fn check_size(shown: &str, len: u64) -> Result<(), EmuError> {
+    if len > MAX_DATA_FILE_BYTES {
         return Err(EmuError::Data(format!(
-            "{shown}: is {} bytes; data files are limited to {} MiB",
-            meta.len(),
+            "{shown}: is {len} bytes; data files are limited to {} MiB",
             MAX_DATA_FILE_BYTES / (1024 * 1024)
         )));
     }
-    let bytes = std::fs::read(path).map_err(io)?;
-    parse(&bytes, &shown)
+    Ok(())
 }
 
 /// Parse and validate data-file contents; `source` names them in messages.
@@ -1514,6 +1523,46 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("not UTF-8") && e.contains("offset 1"), "{e}");
+    }
+
+    #[test]
+    fn oversized_files_are_refused_before_reading() {
+        assert!(check_size("big.yaml", MAX_DATA_FILE_BYTES).is_ok());
+        let e = check_size("big.yaml", MAX_DATA_FILE_BYTES + 1)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("big.yaml") && e.contains("64 MiB"), "{e}");
+    }
+
+    #[test]
+    fn data_built_in_code_is_checked_too() {
+        let mut d = parse(
+            b"incidents:\n  - displayName: x\n    alerts:\n      - title: y\n",
+            "t.yaml",
+        )
+        .unwrap();
+        d.source = None;
+        let w = World::generate(1, Utc::now());
+        assert!(d.check_world(&w).is_ok());
+        d.incidents.as_mut().unwrap()[0].alerts.clear();
+        let e = d.check_world(&w).unwrap_err().to_string();
+        assert!(e.contains("has no alerts"), "{e}");
+    }
+
+    #[test]
+    fn evidence_fields_must_fit_the_type() {
+        let e = err(
+            "incidents:\n  - displayName: x\n    alerts:\n      - title: y\n        evidence:\n          - type: ip\n            url: http://x\n          - type: router\n",
+        );
+        assert!(
+            e.contains("t.yaml:6:19: `url` does not apply to `ip` evidence"),
+            "{e}"
+        );
+        assert!(
+            e.contains("t.yaml:6:19: `ip` evidence needs `ipAddress`"),
+            "{e}"
+        );
+        assert!(e.contains("unknown evidence type `router`"), "{e}");
     }
 
     #[test]
