@@ -494,6 +494,16 @@ fn one_of(v: &str, allowed: &[&str]) -> bool {
 
 /// A time in the file: RFC 3339, or `<duration> ago` relative to the anchor.
 fn parse_when(text: &str, anchor: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    let t = parse_when_unchecked(text, anchor)?;
+    if !(1970..=9999).contains(&chrono::Datelike::year(&t)) {
+        return Err(format!(
+            "invalid time `{text}`: outside the years 1970 to 9999"
+        ));
+    }
+    Ok(t)
+}
+
+fn parse_when_unchecked(text: &str, anchor: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
     if let Some(t) = parse_time(text) {
         return Ok(ticks(t));
     }
@@ -503,8 +513,11 @@ fn parse_when(text: &str, anchor: DateTime<Utc>) -> Result<DateTime<Utc>, String
         .ok_or_else(|| format!("invalid time `{text}`: expected RFC 3339 (`2026-11-20T10:00:00Z`) or a duration before now (`90m ago`, `2d ago`)"))?;
     let d = crate::template::types::parse_duration(rel.trim())
         .map_err(|e| format!("invalid time `{text}`: {e}"))?;
-    let d = Duration::from_std(d).map_err(|e| format!("invalid time `{text}`: {e}"))?;
-    Ok(ticks(anchor - d))
+    Duration::from_std(d)
+        .ok()
+        .and_then(|d| anchor.checked_sub_signed(d))
+        .map(ticks)
+        .ok_or_else(|| format!("invalid time `{text}`: too far in the past"))
 }
 
 fn check_time(p: &mut Problems<'_>, v: Option<&Spanned<String>>) {
@@ -632,6 +645,17 @@ impl TenantData {
                     .is_none_or(|v| one_of(&v.value, HEALTH)),
                 &allowed(HEALTH),
             );
+            if let Some(days) = d.first_seen_days_ago
+                && !(0..=36_500).contains(&days)
+            {
+                p.at(
+                    d.name.referenced,
+                    format!(
+                        "device `{}`: firstSeenDaysAgo {days} is outside 0..=36500",
+                        d.name.value
+                    ),
+                );
+            }
             if let (Some(r), Some(people)) = (&d.primary_user, &self.people) {
                 let cast: Vec<Person> = people.iter().map(person).collect();
                 if resolve_person(r, &cast).is_none() {
@@ -1573,5 +1597,7 @@ mod tests {
             parse_time("2026-11-25T10:30:00Z").unwrap()
         );
         assert!(parse_when("yesterday", anchor).is_err());
+        assert!(parse_when("99999999999d ago", anchor).is_err());
+        assert!(parse_when("95000000d ago", anchor).is_err());
     }
 }

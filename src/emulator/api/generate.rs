@@ -41,8 +41,11 @@ pub fn account(p: &Person) -> Account {
 pub fn alert_id(rng: &mut Rng, source: ServiceSource, created: DateTime<Utc>) -> String {
     let prefix = match source {
         ServiceSource::Endpoint => {
-            let t = (created.timestamp() + DOTNET_EPOCH_OFFSET) * 10_000_000
-                + i64::from(created.timestamp_subsec_nanos() / 100);
+            let t = created
+                .timestamp()
+                .saturating_add(DOTNET_EPOCH_OFFSET)
+                .saturating_mul(10_000_000)
+                .saturating_add(i64::from(created.timestamp_subsec_nanos() / 100));
             return format!("da{t}_{}", rng.range(-2_147_483_648, 2_147_483_647));
         }
         ServiceSource::Office365 => "fa",

@@ -214,8 +214,13 @@ impl MachineAction {
     /// The status at `now` and when it last changed.
     #[must_use]
     pub fn status_at(&self, now: DateTime<Utc>, step: Duration) -> (ActionStatus, DateTime<Utc>) {
-        let in_progress_at = self.created + step;
-        let done_at = in_progress_at + step;
+        // Saturate: a huge configured step must not overflow the calendar.
+        let later = |t: DateTime<Utc>| {
+            t.checked_add_signed(step)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC)
+        };
+        let in_progress_at = later(self.created);
+        let done_at = later(in_progress_at);
         if let Some(c) = &self.cancellation
             && c.at <= now
             && c.at < done_at
@@ -266,6 +271,15 @@ impl MachineAction {
     }
 }
 
+/// When MDE first saw a device onboarded `days_ago` days before `anchor` (clamped to the
+/// representable range, so odd data-file values can't overflow).
+#[must_use]
+pub fn first_seen(anchor: DateTime<Utc>, days_ago: i64) -> DateTime<Utc> {
+    Duration::try_days(days_ago.clamp(0, 365_000))
+        .and_then(|d| anchor.checked_sub_signed(d + Duration::minutes(17)))
+        .unwrap_or(anchor)
+}
+
 /// An onboarded machine.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Machine {
@@ -280,7 +294,7 @@ impl Machine {
     pub fn new(device: &Device, index: usize, anchor: DateTime<Utc>) -> Machine {
         let minutes = i64::try_from((index * 13) % 180 + 3).unwrap_or(3);
         Machine {
-            first_seen: anchor - Duration::days(device.first_seen_days_ago) - Duration::minutes(17),
+            first_seen: first_seen(anchor, device.first_seen_days_ago),
             last_seen: anchor - Duration::minutes(minutes),
             device: device.clone(),
         }

@@ -139,7 +139,8 @@ impl TenantStore {
     #[must_use]
     pub fn now(&self) -> DateTime<Utc> {
         let skew = self.lock().skew;
-        time::ticks(Utc::now() + skew)
+        let now = Utc::now();
+        time::ticks(now.checked_add_signed(skew).unwrap_or(now))
     }
 
     /// Move the emulator's clock forward, e.g. to let machine actions complete in a test.

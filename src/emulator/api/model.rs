@@ -2,7 +2,7 @@
 //! API's shape (camelCase enums, string ids, typed `evidence`) and the Defender XDR API's shape
 //! (PascalCase enums, numeric `incidentId`, `devices` and `entities` with every key present).
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use super::time::format;
@@ -413,7 +413,7 @@ impl RenderCtx<'_> {
     /// When MDE first saw a device.
     #[must_use]
     pub fn first_seen(&self, d: &Device) -> DateTime<Utc> {
-        self.anchor - Duration::days(d.first_seen_days_ago) - Duration::minutes(17)
+        super::machines::first_seen(self.anchor, d.first_seen_days_ago)
     }
 }
 
