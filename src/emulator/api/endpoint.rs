@@ -371,7 +371,7 @@ async fn act(
             .get(&(key.clone(), Some(kind)))
             .or_else(|| inner.outcomes.get(&(key, None)))
             .copied()
-            .or_else(|| machine.tagged_outcome(kind))
+            .or_else(|| machine.planned_outcome(kind))
             .unwrap_or(ActionOutcome::Succeeded);
         let action = MachineAction {
             id: inner.ids.guid(),

@@ -306,14 +306,21 @@ impl Machine {
         self.device.os_platform.eq_ignore_ascii_case("Linux")
     }
 
-    /// The outcome the machine's tags plan for `kind` (`None`: succeed).
+    /// The outcome the machine plans for `kind` (`None`: succeed): its failure tags first; then
+    /// a machine that isn't reporting (`Inactive`, `NoSensorData…`) never picks the action up,
+    /// so it times out.
     #[must_use]
-    pub fn tagged_outcome(&self, kind: ActionType) -> Option<ActionOutcome> {
+    pub fn planned_outcome(&self, kind: ActionType) -> Option<ActionOutcome> {
         let tags = &self.device.machine_tags;
         let has = |t: &str| tags.iter().any(|x| x.eq_ignore_ascii_case(t));
         if has(&format!("{TAG_FAILS}:{}", kind.name())) || has(TAG_FAILS) {
             Some(ActionOutcome::Failed)
         } else if has(&format!("{TAG_TIMES_OUT}:{}", kind.name())) || has(TAG_TIMES_OUT) {
+            Some(ActionOutcome::TimeOut)
+        } else if matches!(
+            self.device.health_status.as_str(),
+            "Inactive" | "NoSensorData" | "NoSensorDataImpairedCommunication"
+        ) {
             Some(ActionOutcome::TimeOut)
         } else {
             None
@@ -574,15 +581,23 @@ mod tests {
         d.machine_tags = vec![format!("{TAG_TIMES_OUT}:Isolate")];
         let m = Machine::new(&d, 0, anchor());
         assert_eq!(
-            m.tagged_outcome(ActionType::Isolate),
+            m.planned_outcome(ActionType::Isolate),
             Some(ActionOutcome::TimeOut)
         );
-        assert_eq!(m.tagged_outcome(ActionType::RunAntiVirusScan), None);
+        assert_eq!(m.planned_outcome(ActionType::RunAntiVirusScan), None);
         d.machine_tags = vec![TAG_FAILS.to_string()];
         let m = Machine::new(&d, 0, anchor());
         assert_eq!(
-            m.tagged_outcome(ActionType::RunAntiVirusScan),
+            m.planned_outcome(ActionType::RunAntiVirusScan),
             Some(ActionOutcome::Failed)
+        );
+        d.machine_tags.clear();
+        d.health_status = "Inactive".into();
+        let m = Machine::new(&d, 0, anchor());
+        assert_eq!(
+            m.planned_outcome(ActionType::RunAntiVirusScan),
+            Some(ActionOutcome::TimeOut),
+            "a machine that isn't reporting never runs the action"
         );
     }
 
