@@ -313,14 +313,13 @@ impl Machine {
     pub fn planned_outcome(&self, kind: ActionType) -> Option<ActionOutcome> {
         let tags = &self.device.machine_tags;
         let has = |t: &str| tags.iter().any(|x| x.eq_ignore_ascii_case(t));
-        if has(&format!("{TAG_FAILS}:{}", kind.name())) || has(TAG_FAILS) {
-            Some(ActionOutcome::Failed)
-        } else if has(&format!("{TAG_TIMES_OUT}:{}", kind.name())) || has(TAG_TIMES_OUT) {
-            Some(ActionOutcome::TimeOut)
-        } else if matches!(
+        let silent = matches!(
             self.device.health_status.as_str(),
             "Inactive" | "NoSensorData" | "NoSensorDataImpairedCommunication"
-        ) {
+        );
+        if has(&format!("{TAG_FAILS}:{}", kind.name())) || has(TAG_FAILS) {
+            Some(ActionOutcome::Failed)
+        } else if has(&format!("{TAG_TIMES_OUT}:{}", kind.name())) || has(TAG_TIMES_OUT) || silent {
             Some(ActionOutcome::TimeOut)
         } else {
             None
