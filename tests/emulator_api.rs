@@ -358,6 +358,23 @@ async fn graph_incident_get_and_404() {
     assert!(body["error"]["innerError"]["date"].is_string());
     let (status, _) = emu.get(&format!("/beta/security/incidents/{id}")).await;
     assert_eq!(status, StatusCode::OK, "beta serves the same tenant");
+    let (status, alerts) = emu
+        .get(&format!("/v1.0/security/incidents/{id}/alerts?$count=true"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        alerts["@odata.count"],
+        emu.state.tenant.incidents()[0].alerts.len()
+    );
+    assert!(
+        alerts["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["incidentId"] == id.to_string())
+    );
+    let (status, _) = emu.get("/v1.0/security/incidents/1/alerts").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
@@ -613,6 +630,18 @@ async fn graph_alert_filters_get_and_errors() {
     let (status, nf) = emu.get("/v1.0/security/alerts_v2/da000_1").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(nf["error"]["code"], "NotFound");
+    let (status, comments) = emu
+        .send(
+            "POST",
+            &format!("/v1.0/security/alerts_v2/{id}/comments"),
+            json!({"comment": "Looked at the process tree"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{comments}");
+    assert_eq!(
+        comments["value"].as_array().unwrap().last().unwrap()["comment"],
+        "Looked at the process tree"
+    );
     let (status, patched) = emu
         .send(
             "PATCH",
@@ -833,6 +862,9 @@ async fn defender_update_appends_a_comment_every_time() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(err["error"]["code"], "ResourceNotFound");
+    let (status, err) = emu.get("/api/incidents/abc").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(err["error"]["code"], "InvalidInput");
     let reader = app(&["Incident.Read.All"]);
     let (status, _) = emu
         .call(
