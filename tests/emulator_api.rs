@@ -371,7 +371,7 @@ async fn graph_incident_get_and_404() {
             .as_array()
             .unwrap()
             .iter()
-            .all(|a| a["incidentId"] == id.to_string())
+            .all(|a| a["incidentId"].as_str() == Some(id.to_string().as_str()))
     );
     let (status, _) = emu.get("/v1.0/security/incidents/1/alerts").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
