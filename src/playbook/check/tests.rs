@@ -380,6 +380,8 @@ fn literal_secrets_are_errors_and_never_echoed() {
     ))
     .unwrap_or_default();
     assert!(!json.contains("s3cr3t"), "{json}");
+    let debug = format!("{loaded:?}");
+    assert!(!debug.contains("s3cr3t"), "{debug}");
 }
 
 #[test]
