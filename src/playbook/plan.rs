@@ -801,3 +801,78 @@ fn render_step(out: &mut String, s: &PlanStep, depth: usize) {
         render_step(out, c, depth + 1);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::playbook::load_str;
+    use std::path::Path;
+
+    fn plan(text: &str, given: &[(&str, InputValue)]) -> Plan {
+        let loaded = load_str(Path::new("t.yaml"), text);
+        let p = loaded
+            .playbook
+            .unwrap_or_else(|| panic!("{:?}", loaded.diagnostics));
+        let given = given
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), v.clone()))
+            .collect();
+        build(&p, &given)
+    }
+
+    fn field<'a>(s: &'a PlanStep, name: &str) -> &'a PlanValue {
+        s.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+            .unwrap_or_else(|| panic!("no field {name} in {:?}", s.fields))
+    }
+
+    const PLAYBOOK: &str = "huntbook: 1\nname: t\ninputs:\n  lookback: {type: duration, default: 1d}\n  device: {type: string, default: ws-1}\nsteps:\n  - authenticate:\n      client_secret: {file: secret.txt}\n  - id: hunt\n    hunt:\n      query: \"DeviceInfo | where Timestamp > ago({{ inputs.lookback }}) and DeviceName == {{ inputs.device }}\"\n  - output:\n      path: \"out-{{ inputs.device }}.json\"\n      data: \"{{ steps.hunt.results }}\"\n";
+
+    #[test]
+    fn known_values_render_as_kql_literals_and_text() {
+        let p = plan(
+            PLAYBOOK,
+            &[(
+                "lookback",
+                InputValue::Duration(std::time::Duration::from_secs(7200)),
+            )],
+        );
+        assert_eq!(
+            field(&p.steps[1], "query"),
+            &PlanValue::text("DeviceInfo | where Timestamp > ago(2h) and DeviceName == \"ws-1\"")
+        );
+        assert_eq!(
+            field(&p.steps[2], "path"),
+            &PlanValue::text("out-ws-1.json")
+        );
+        assert_eq!(p.inputs[0].source, "input");
+        assert_eq!(p.inputs[1].source, "default");
+    }
+
+    #[test]
+    fn run_time_values_are_placeholders_and_secrets_are_redacted() {
+        let p = plan(PLAYBOOK, &[]);
+        match field(&p.steps[2], "data") {
+            PlanValue::Runtime { reads, .. } => assert_eq!(reads, &["steps.hunt.results"]),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            value_text(field(&p.steps[2], "data")),
+            "<from steps.hunt.results>"
+        );
+        assert_eq!(
+            field(&p.steps[0], "client_secret"),
+            &PlanValue::Secret {
+                secret: "<secret from file secret.txt>".into()
+            }
+        );
+        let text = render_human(&p);
+        assert!(
+            text.contains("client_secret: <secret from file secret.txt>"),
+            "{text}"
+        );
+        assert!(text.contains("response actions: none"), "{text}");
+    }
+}
