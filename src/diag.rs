@@ -539,6 +539,19 @@ error[unknown-key]: unknown key `qeury` in a `hunt` step
     }
 
     #[test]
+    fn every_code_is_documented() {
+        let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/errors.md"))
+            .unwrap_or_default();
+        for c in Code::ALL {
+            assert!(
+                docs.contains(&format!("#### `{}`", c.as_str())),
+                "docs/errors.md does not document `{}`",
+                c.as_str()
+            );
+        }
+    }
+
+    #[test]
     fn codes_are_unique_kebab_case() {
         let mut seen = std::collections::HashSet::new();
         for c in Code::ALL {

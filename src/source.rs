@@ -60,7 +60,7 @@ pub struct LineCol {
 }
 
 /// A file's text with its line index.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SourceFile {
     /// The path as the user gave it (used in `file:line:column`).
     path: PathBuf,
@@ -69,6 +69,18 @@ pub struct SourceFile {
     line_starts: Vec<usize>,
     /// Byte ranges whose text must never be shown (literal secrets): renderers mask them.
     redactions: Vec<(usize, usize)>,
+}
+
+/// The text is left out: a playbook may hold a literal secret (which validation refuses),
+/// and `Debug` output ends up in logs.
+impl std::fmt::Debug for SourceFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceFile")
+            .field("path", &self.path)
+            .field("bytes", &self.text.len())
+            .field("lines", &self.line_count())
+            .finish_non_exhaustive()
+    }
 }
 
 impl SourceFile {
@@ -282,6 +294,14 @@ mod tests {
         let f = SourceFile::new("x.yaml", "a: 1\r\nb: 2\r\n");
         assert_eq!(f.line_text(1), "a: 1");
         assert_eq!(f.line_text(2), "b: 2");
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_text() {
+        let f = SourceFile::new("x.yaml", "client_secret: hunter2\n");
+        let shown = format!("{f:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("x.yaml"));
     }
 
     #[test]

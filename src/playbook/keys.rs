@@ -89,3 +89,40 @@ pub const OUTPUT: &[&str] = &[
 ];
 /// `assert:`.
 pub const ASSERT: &[&str] = &["that", "message"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_is_documented_in_the_language_reference() {
+        let docs =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/language.md"))
+                .unwrap_or_default();
+        let lists: &[&[&str]] = &[
+            TOP,
+            INPUT,
+            DEFAULTS,
+            STEP_COMMON,
+            AUTHENTICATE,
+            CERTIFICATE,
+            SECRET_REF,
+            HUNT,
+            INCIDENTS,
+            INCIDENTS_LIST,
+            INCIDENTS_UPDATE,
+            MACHINE_ACTION,
+            REQUEST,
+            FILTER,
+            DEDUPE,
+            OUTPUT,
+            ASSERT,
+        ];
+        for key in lists.iter().flat_map(|l| l.iter()) {
+            assert!(
+                docs.contains(&format!("`{key}`")),
+                "docs/language.md does not mention `{key}`"
+            );
+        }
+    }
+}

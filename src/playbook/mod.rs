@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod enums;
+pub mod inputs;
 pub mod keys;
 pub mod load;
 pub mod model;

@@ -77,8 +77,10 @@ pub enum InputValue {
 }
 
 impl InputValue {
-    /// Parse a command-line value (`--input name=value`) as `ty`. Lists take a JSON array or
-    /// comma-separated strings.
+    /// Parse a command-line value (`--input name=value`) as `ty`, by the rules of
+    /// [`crate::template::value::parse_input`]: booleans `true`/`false`/`yes`/`no`, lists as a
+    /// JSON array or comma-separated strings (empty items dropped), datetimes as RFC 3339 or a
+    /// date.
     ///
     /// # Errors
     /// A message saying what was expected.
@@ -89,17 +91,19 @@ impl InputValue {
             ValueType::Integer => t
                 .parse()
                 .map(InputValue::Integer)
-                .map_err(|_| format!("expected an integer, got `{text}`")),
+                .map_err(|_| format!("expected an integer, got `{t}`")),
             ValueType::Number => t
                 .parse::<f64>()
                 .ok()
                 .filter(|f| f.is_finite())
                 .map(InputValue::Number)
-                .ok_or_else(|| format!("expected a number, got `{text}`")),
+                .ok_or_else(|| format!("expected a number, got `{t}`")),
             ValueType::Boolean => match t.to_ascii_lowercase().as_str() {
-                "true" | "yes" | "1" => Ok(InputValue::Boolean(true)),
-                "false" | "no" | "0" => Ok(InputValue::Boolean(false)),
-                _ => Err(format!("expected `true` or `false`, got `{text}`")),
+                "true" | "yes" => Ok(InputValue::Boolean(true)),
+                "false" | "no" => Ok(InputValue::Boolean(false)),
+                _ => Err(format!(
+                    "expected a boolean (`true`, `false`, `yes`, `no`), got `{t}`"
+                )),
             },
             ValueType::Duration => crate::template::types::parse_duration(t)
                 .map(InputValue::Duration)
@@ -109,18 +113,30 @@ impl InputValue {
                 if t.starts_with('[') {
                     match serde_json::from_str::<serde_json::Value>(t) {
                         Ok(serde_json::Value::Array(items)) => Ok(InputValue::List(items)),
-                        _ => Err(format!("expected a JSON array, got `{text}`")),
+                        _ => Err(format!("expected a JSON array, got `{t}`")),
                     }
-                } else if t.is_empty() {
-                    Ok(InputValue::List(Vec::new()))
                 } else {
                     Ok(InputValue::List(
                         t.split(',')
-                            .map(|s| serde_json::Value::String(s.trim().to_string()))
+                            .map(str::trim)
+                            .filter(|s| !s.is_empty())
+                            .map(|s| serde_json::Value::String(s.to_string()))
                             .collect(),
                     ))
                 }
             }
+        }
+    }
+
+    /// The value in the template scope: durations and datetimes stay typed, so a query
+    /// renders them as KQL `1d` and `datetime(…)` literals.
+    #[must_use]
+    pub fn to_value(&self) -> crate::template::Value {
+        use crate::template::value;
+        match self {
+            InputValue::Duration(d) => value::duration(*d),
+            InputValue::Datetime(t) => value::datetime(*t),
+            other => value::from_json(&other.to_json()),
         }
     }
 
@@ -167,28 +183,20 @@ impl std::fmt::Display for InputValue {
     }
 }
 
-/// Parse an RFC 3339 date-time, or a bare date (midnight UTC).
+/// Parse a date-time: RFC 3339, a date-time without offset (UTC), or a date (midnight UTC) —
+/// the rules of [`crate::template::value::parse_datetime`].
 ///
 /// # Errors
 /// A message with the expected forms.
 pub fn parse_datetime(t: &str) -> Result<DateTime<Utc>, String> {
-    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
-        return Ok(dt.with_timezone(&Utc));
-    }
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
-        && let Some(dt) = d.and_hms_opt(0, 0, 0)
-    {
-        return Ok(dt.and_utc());
-    }
-    Err(format!(
-        "expected a date-time like `2026-11-25T08:00:00Z` or a date like `2026-11-25`, got `{t}`"
-    ))
+    crate::template::value::parse_datetime(t).map_err(|e| e.message)
 }
 
 /// A compiled template or expression with where it came from.
 #[derive(Debug, Clone)]
 pub struct TemplateField {
-    pub field: Field,
+    /// Shared: a compiled field is large, and steps are cloned per `for_each` iteration.
+    pub field: Arc<Field>,
     /// The scalar's span in its file (for quoted scalars, with the quotes).
     pub span: Span,
     /// How the scalar was written, to map offsets inside it back to the file.
@@ -297,10 +305,6 @@ pub enum ForEach {
 
 /// What a step does.
 #[derive(Debug, Clone)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "built once per step at load time; boxing would only add indirection for the engine"
-)]
 pub enum StepKind {
     Authenticate(Authenticate),
     Hunt(Hunt),
@@ -508,10 +512,6 @@ pub struct Incidents {
 
 /// The incidents operation.
 #[derive(Debug, Clone)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "one per step, built at load time"
-)]
 pub enum IncidentsOp {
     List(IncidentList),
     Get { id: TemplateField },
@@ -1046,6 +1046,11 @@ mod tests {
         assert_eq!(
             InputValue::parse(ValueType::Boolean, "yes"),
             Ok(InputValue::Boolean(true))
+        );
+        assert!(InputValue::parse(ValueType::Boolean, "1").is_err());
+        assert_eq!(
+            InputValue::parse(ValueType::List, "a,,b,"),
+            Ok(InputValue::List(vec!["a".into(), "b".into()]))
         );
         assert_eq!(
             InputValue::parse(ValueType::List, "a, b"),

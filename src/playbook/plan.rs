@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::diag::{Code, Diagnostic, did_you_mean};
 use crate::template::{Engine, Value};
 
 use super::model::{
@@ -125,83 +124,7 @@ pub struct Plan {
     pub steps: Vec<PlanStep>,
 }
 
-/// Parse `--input name=value` arguments against the playbook's inputs.
-///
-/// # Errors
-/// One diagnostic per bad argument (unknown name, missing `=`, value of the wrong type).
-pub fn parse_inputs(
-    playbook: &Playbook,
-    args: &[String],
-) -> Result<BTreeMap<String, InputValue>, Vec<Diagnostic>> {
-    let mut out = BTreeMap::new();
-    let mut errors = Vec::new();
-    let file = playbook.path.display().to_string();
-    for arg in args {
-        let Some((name, value)) = arg.split_once('=') else {
-            errors.push(
-                Diagnostic::file(
-                    Code::BadInput,
-                    file.clone(),
-                    format!("`--input {arg}` is not of the form `name=value`"),
-                )
-                .help(format!("e.g. `--input {arg}=…`")),
-            );
-            continue;
-        };
-        let name = name.trim();
-        let Some(input) = playbook.input(name) else {
-            let names: Vec<&str> = playbook.inputs.iter().map(|i| i.name.as_str()).collect();
-            errors.push(
-                Diagnostic::file(
-                    Code::BadInput,
-                    file.clone(),
-                    format!("the playbook has no input `{name}`"),
-                )
-                .maybe_help(did_you_mean(name, names.iter().copied()).or_else(
-                    || {
-                        (!names.is_empty()).then(|| {
-                            let quoted: Vec<String> =
-                                names.iter().map(|n| format!("`{n}`")).collect();
-                            format!("its inputs: {}", quoted.join(", "))
-                        })
-                    },
-                )),
-            );
-            continue;
-        };
-        match InputValue::parse(input.ty, value) {
-            Ok(v) => {
-                if let Some(allowed) = &input.allowed
-                    && !allowed.contains(&v)
-                {
-                    let names: Vec<String> = allowed.iter().map(ToString::to_string).collect();
-                    errors.push(Diagnostic::file(
-                        Code::BadInput,
-                        file.clone(),
-                        format!(
-                            "input `{name}` must be one of {}, not `{value}`",
-                            crate::diag::one_of(
-                                &names.iter().map(String::as_str).collect::<Vec<_>>()
-                            )
-                        ),
-                    ));
-                    continue;
-                }
-                out.insert(name.to_string(), v);
-            }
-            Err(m) => errors.push(Diagnostic::file(
-                Code::BadInput,
-                file.clone(),
-                format!("bad value for input `{name}` ({}): {m}", input.ty),
-            )),
-        }
-    }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(errors)
-    }
-}
+pub use super::inputs::parse_inputs;
 
 struct Planner<'a> {
     engine: &'a Engine,
@@ -212,7 +135,7 @@ struct Planner<'a> {
 #[must_use]
 pub fn build(playbook: &Playbook, given: &BTreeMap<String, InputValue>) -> Plan {
     let mut inputs = Vec::new();
-    let mut values = serde_json::Map::new();
+    let mut values: BTreeMap<String, InputValue> = BTreeMap::new();
     for i in &playbook.inputs {
         let (value, source) = match (given.get(&i.name), &i.default) {
             (Some(v), _) => (Some(v.clone()), "input"),
@@ -220,7 +143,7 @@ pub fn build(playbook: &Playbook, given: &BTreeMap<String, InputValue>) -> Plan 
             (None, None) => (None, "missing"),
         };
         if let Some(v) = &value {
-            values.insert(i.name.clone(), v.to_json());
+            values.insert(i.name.clone(), v.clone());
         }
         inputs.push(PlanInput {
             name: i.name.clone(),
@@ -230,18 +153,20 @@ pub fn build(playbook: &Playbook, given: &BTreeMap<String, InputValue>) -> Plan 
             description: i.description.clone(),
         });
     }
-    let scope = serde_json::json!({
-        "inputs": values,
-        "run": {
-            "id": "<run id>",
-            "started_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            "playbook": playbook.name,
-        },
-    });
-    let engine = Engine::new();
+    // The plan is made "now": `run.started_at`, `now()` and `ago()` render against the same
+    // instant, as they will in a run started at this moment.
+    let now = chrono::Utc::now();
+    let engine = Engine::new().with_now(now);
+    let mut run: BTreeMap<String, Value> = BTreeMap::new();
+    run.insert("id".into(), Value::from("<run id>"));
+    run.insert("started_at".into(), crate::template::value::datetime(now));
+    run.insert("playbook".into(), Value::from(playbook.name.clone()));
+    let mut scope: BTreeMap<String, Value> = BTreeMap::new();
+    scope.insert("inputs".into(), super::inputs::scope_value(&values));
+    scope.insert("run".into(), Value::from(run));
     let planner = Planner {
         engine: &engine,
-        scope: Value::from(minijinja::value::Serde(&scope)),
+        scope: Value::from(scope),
     };
     let steps = planner.steps(&playbook.steps, "");
     let permissions = playbook
@@ -275,8 +200,18 @@ impl Planner<'_> {
         if f.is_literal() {
             return PlanValue::text(f.source());
         }
+        // Only what is known before the run renders: a field reading steps, vars, items,
+        // state or the environment waits for the run (and the environment is never read here).
+        let runtime_only = f
+            .references()
+            .iter()
+            .any(|r| !matches!(r.root.as_str(), "inputs" | "run"));
+        if runtime_only {
+            return self.runtime(f);
+        }
         match self.engine.render(&f.field, &self.scope) {
-            Ok(v) => serde_json::to_value(&v).map_or_else(|_| self.runtime(f), PlanValue::Known),
+            Ok(v) => crate::template::value::to_json(&v)
+                .map_or_else(|_| self.runtime(f), PlanValue::Known),
             Err(_) => self.runtime(f),
         }
     }
@@ -864,5 +799,80 @@ fn render_step(out: &mut String, s: &PlanStep, depth: usize) {
     }
     for c in &s.steps {
         render_step(out, c, depth + 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::playbook::load_str;
+    use std::path::Path;
+
+    fn plan(text: &str, given: &[(&str, InputValue)]) -> Plan {
+        let loaded = load_str(Path::new("t.yaml"), text);
+        let p = loaded
+            .playbook
+            .unwrap_or_else(|| panic!("{:?}", loaded.diagnostics));
+        let given = given
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), v.clone()))
+            .collect();
+        build(&p, &given)
+    }
+
+    fn field<'a>(s: &'a PlanStep, name: &str) -> &'a PlanValue {
+        s.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+            .unwrap_or_else(|| panic!("no field {name} in {:?}", s.fields))
+    }
+
+    const PLAYBOOK: &str = "huntbook: 1\nname: t\ninputs:\n  lookback: {type: duration, default: 1d}\n  device: {type: string, default: ws-1}\nsteps:\n  - authenticate:\n      client_secret: {file: secret.txt}\n  - id: hunt\n    hunt:\n      query: \"DeviceInfo | where Timestamp > ago({{ inputs.lookback }}) and DeviceName == {{ inputs.device }}\"\n  - output:\n      path: \"out-{{ inputs.device }}.json\"\n      data: \"{{ steps.hunt.results }}\"\n";
+
+    #[test]
+    fn known_values_render_as_kql_literals_and_text() {
+        let p = plan(
+            PLAYBOOK,
+            &[(
+                "lookback",
+                InputValue::Duration(std::time::Duration::from_secs(7200)),
+            )],
+        );
+        assert_eq!(
+            field(&p.steps[1], "query"),
+            &PlanValue::text("DeviceInfo | where Timestamp > ago(2h) and DeviceName == \"ws-1\"")
+        );
+        assert_eq!(
+            field(&p.steps[2], "path"),
+            &PlanValue::text("out-ws-1.json")
+        );
+        assert_eq!(p.inputs[0].source, "input");
+        assert_eq!(p.inputs[1].source, "default");
+    }
+
+    #[test]
+    fn run_time_values_are_placeholders_and_secrets_are_redacted() {
+        let p = plan(PLAYBOOK, &[]);
+        match field(&p.steps[2], "data") {
+            PlanValue::Runtime { reads, .. } => assert_eq!(reads, &["steps.hunt.results"]),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            value_text(field(&p.steps[2], "data")),
+            "<from steps.hunt.results>"
+        );
+        assert_eq!(
+            field(&p.steps[0], "client_secret"),
+            &PlanValue::Secret {
+                secret: "<secret from file secret.txt>".into()
+            }
+        );
+        let text = render_human(&p);
+        assert!(
+            text.contains("client_secret: <secret from file secret.txt>"),
+            "{text}"
+        );
+        assert!(text.contains("response actions: none"), "{text}");
     }
 }

@@ -8,8 +8,6 @@
 //! lenient (enum spellings in any case, `InProgress` as well as `in_progress`), the schema
 //! lists the canonical spellings, so editors suggest those.
 
-#![allow(dead_code)]
-
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 

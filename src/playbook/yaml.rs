@@ -299,7 +299,8 @@ enum Frame {
     },
 }
 
-struct Builder {
+struct Builder<'t> {
+    text: &'t str,
     file: FileId,
     stack: Vec<Frame>,
     anchors: HashMap<usize, Node>,
@@ -325,6 +326,7 @@ pub fn parse(text: &str, file: FileId) -> Parsed {
     options.emit_comments = false;
     let parser = Parser::new_from_str_with_options(text, options);
     let mut b = Builder {
+        text,
         file,
         stack: Vec::new(),
         anchors: HashMap::new(),
@@ -344,14 +346,31 @@ pub fn parse(text: &str, file: FileId) -> Parsed {
                 } else {
                     info
                 };
-                b.diagnostics.push(
-                    Diagnostic::new(
-                        Code::YamlSyntax,
-                        Span::point(file, at),
-                        format!("invalid YAML: {info}"),
-                    )
-                    .label("the YAML parser stopped here"),
-                );
+                let mut d = Diagnostic::new(
+                    Code::YamlSyntax,
+                    Span::point(file, at),
+                    format!("invalid YAML: {info}"),
+                )
+                .label("the YAML parser stopped here");
+                // An unclosed `[` or `{` makes the parser fail far from the cause: say where
+                // the innermost open flow collection started.
+                if let Some((start, what)) = b.stack.iter().rev().find_map(|f| match f {
+                    Frame::Seq {
+                        start, flow: true, ..
+                    } => Some((*start, "list `[`")),
+                    Frame::Map {
+                        start, flow: true, ..
+                    } => Some((*start, "mapping `{`")),
+                    _ => None,
+                }) {
+                    let before = &text[..start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                    d = d.note(format!(
+                        "the flow {what} opened at line {line}, column {column} is still open here"
+                    ));
+                }
+                b.diagnostics.push(d);
                 return Parsed {
                     root: None,
                     diagnostics: b.diagnostics,
@@ -382,16 +401,21 @@ pub fn parse(text: &str, file: FileId) -> Parsed {
                     Some(t) => match t.core_suffix() {
                         Some(suffix) => Some(suffix.to_string()),
                         None => {
+                            let tag_at = span
+                                .tag_span()
+                                .and_then(|t| t.start.byte_offset().zip(t.end.byte_offset()))
+                                .map_or(Span::point(file, start), |(s, e)| Span::new(file, s, e));
                             b.diagnostics.push(
                                 Diagnostic::new(
                                     Code::UnsupportedYaml,
-                                    Span::point(file, start),
+                                    tag_at,
                                     format!(
                                         "YAML tag `{}{}` is not supported",
                                         t.original_handle(),
                                         t.suffix()
                                     ),
                                 )
+                                .label("a YAML tag")
                                 .help("huntbook reads plain YAML; remove the tag"),
                             );
                             None
@@ -409,7 +433,7 @@ pub fn parse(text: &str, file: FileId) -> Parsed {
                 b.complete(node, anchor)
             }
             Event::SequenceStart(style, anchor, tag) => {
-                b.check_collection_tag(tag.as_deref(), start, "seq");
+                b.check_collection_tag(tag.as_deref(), tag_start(&span, start), "seq");
                 b.stack.push(Frame::Seq {
                     start,
                     flow: style == StructureStyle::Flow,
@@ -419,7 +443,7 @@ pub fn parse(text: &str, file: FileId) -> Parsed {
                 Ok(())
             }
             Event::MappingStart(style, anchor, tag) => {
-                b.check_collection_tag(tag.as_deref(), start, "map");
+                b.check_collection_tag(tag.as_deref(), tag_start(&span, start), "map");
                 b.stack.push(Frame::Map {
                     start,
                     flow: style == StructureStyle::Flow,
@@ -449,7 +473,14 @@ pub fn parse(text: &str, file: FileId) -> Parsed {
     }
 }
 
-impl Builder {
+/// Where an explicit tag starts (else the node).
+fn tag_start(span: &serde_saphyr::granit_parser::Span, node_start: usize) -> usize {
+    span.tag_span()
+        .and_then(|t| t.start.byte_offset())
+        .unwrap_or(node_start)
+}
+
+impl Builder<'_> {
     fn check_collection_tag(
         &mut self,
         tag: Option<&serde_saphyr::granit_parser::Tag>,
@@ -469,6 +500,7 @@ impl Builder {
                         t.suffix()
                     ),
                 )
+                .label("a YAML tag")
                 .help("huntbook reads plain YAML; remove the tag"),
             );
         }
@@ -619,18 +651,18 @@ impl Builder {
                         return Ok(());
                     }
                     if let Some(first) = seen.get(&k) {
-                        let first_line = *first;
+                        let line = self.text[..first.start.min(self.text.len())]
+                            .matches('\n')
+                            .count()
+                            + 1;
                         self.diagnostics.push(
                             Diagnostic::new(
                                 Code::DuplicateKey,
                                 key_span,
                                 format!("duplicate key `{k}`"),
                             )
-                            .label("this key is already set above")
-                            .note(format!(
-                                "the first `{k}` is at byte {}; a mapping has each key once",
-                                first_line.start
-                            )),
+                            .label(format!("`{k}` is already set at line {line}"))
+                            .help("a mapping has each key once: remove one of them"),
                         );
                         return Ok(());
                     }

@@ -1192,7 +1192,7 @@ fn dedupe(c: &mut Checker<'_>, node: &Node, at: Span) -> Option<Dedupe> {
     // The key is evaluated once per element, with the element bound to `item`.
     c.scope.in_loop = true;
     let key = match node.get("key") {
-        Some(e) => c.field(&e.value, FieldKind::Expression, "the `dedupe` key"),
+        Some(e) => c.field(&e.value, FieldKind::Text, "the `dedupe` key"),
         None => {
             c.missing(node, keys::DEDUPE, at, "key", "`dedupe`");
             None
@@ -1272,7 +1272,8 @@ fn output(c: &mut Checker<'_>, node: &Node, at: Span, what: &str) -> Option<Outp
         }
         [e] => match e.key.as_str() {
             "data" => c
-                .field(&e.value, FieldKind::Expression, "`data`")
+                .field(&e.value, FieldKind::Text, "`data`")
+                .inspect(|f| literal_reference(c, &e.value, f, "data"))
                 .map(OutputContent::Data),
             "template" => c
                 .field(&e.value, FieldKind::Text, "the output template")
@@ -1405,6 +1406,34 @@ fn output(c: &mut Checker<'_>, node: &Node, at: Span, what: &str) -> Option<Outp
         append,
         columns,
     })
+}
+
+/// A literal that reads like a reference (`data: steps.hunt.results`) is almost certainly
+/// meant as one: only `when`, `for_each`, `assert.that` and `filter.input` take bare
+/// expressions, so this would write the text itself.
+fn literal_reference(c: &mut Checker<'_>, node: &Node, f: &TemplateField, key: &str) {
+    let text = f.source().trim();
+    let looks_like_path = f.is_literal()
+        && text.split('.').count() >= 2
+        && text
+            .split('.')
+            .all(|p| !p.is_empty() && p.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_'))
+        && super::scope::ROOTS
+            .iter()
+            .any(|r| text.starts_with(&format!("{r}.")));
+    if looks_like_path {
+        c.push(
+            Diagnostic::new(
+                Code::Suspicious,
+                node.span,
+                format!("`{key}` is the literal text `{text}`"),
+            )
+            .label("not a reference: this field is a template")
+            .help(format!(
+                "write `{key}: \"{{{{ {text} }}}}\"` to use the value"
+            )),
+        );
+    }
 }
 
 fn assert(c: &mut Checker<'_>, node: &Node, at: Span, what: &str) -> Option<Assert> {

@@ -307,27 +307,47 @@ impl<'a> Checker<'a> {
     ) -> Option<TemplateField> {
         match self.engine.compile(text, kind) {
             Ok(field) => {
-                let tf = TemplateField { field, span, style };
+                let tf = TemplateField {
+                    field: std::sync::Arc::new(field),
+                    span,
+                    style,
+                };
                 self.check_field(&tf, kind, what);
                 Some(tf)
             }
-            Err(e) => {
-                let at = e.range.clone().map_or(span, |r| {
-                    locate_range(self.sources.slice(span), span, style, text, r)
-                });
-                let noun = if kind == FieldKind::Expression && !text.contains("{{") {
-                    "expression"
-                } else {
-                    "template"
+            Err(first) => {
+                // `compile` stops at the first problem; `problems` lists them all (a syntax
+                // error comes alone).
+                let mut problems = self.engine.problems(text, kind);
+                if problems.is_empty() {
+                    problems.push(first);
+                }
+                let noun = match kind {
+                    FieldKind::Expression if !text.contains("{{") => "expression",
+                    _ => "template",
                 };
-                self.push(
-                    Diagnostic::new(
-                        Code::BadTemplate,
-                        at,
-                        format!("invalid {noun} in {what}: {}", e.message),
-                    )
-                    .label(e.message.clone()),
-                );
+                for e in problems {
+                    let at = e.range.clone().map_or(span, |r| {
+                        locate_range(self.sources.slice(span), span, style, text, r)
+                    });
+                    let (message, help) = match e.message.split_once(", did you mean ") {
+                        Some((m, rest)) => (m.to_string(), Some(format!("did you mean {rest}"))),
+                        None => (e.message.clone(), None),
+                    };
+                    let code = if message.starts_with("unknown name") {
+                        Code::UnknownName
+                    } else {
+                        Code::BadTemplate
+                    };
+                    // The header says it all; repeat it under the carets only when short.
+                    let mut d =
+                        Diagnostic::new(code, at, format!("invalid {noun} in {what}: {message}"))
+                            .maybe_help(help);
+                    if message.chars().count() <= 40 {
+                        d = d.label(message);
+                    }
+                    self.push(d);
+                }
                 None
             }
         }
@@ -335,11 +355,15 @@ impl<'a> Checker<'a> {
 
     /// Scope rules, `| raw` in queries, secret-looking environment reads.
     fn check_field(&mut self, tf: &TemplateField, kind: FieldKind, what: &str) {
+        let source = tf.source().to_string();
         for r in tf.references() {
-            let at = r
-                .range
-                .clone()
-                .map_or(tf.span, |range| tf.locate(self.sources, range));
+            // Point at the part of the reference that is wrong: `steps.later` for a step,
+            // `steps.hunt.reslts` for an output, `item` for a loop variable.
+            let [at0, at, at2] = [0, 1, 2].map(|depth| {
+                r.prefix_range(&source, depth)
+                    .or_else(|| r.range.clone())
+                    .map_or(tf.span, |range| tf.locate(self.sources, range))
+            });
             if r.root == "env"
                 && let Some(name) = r.path.first()
                 && scope::secret_looking(name)
@@ -357,6 +381,11 @@ impl<'a> Checker<'a> {
                 );
             }
             if let Some(p) = scope::check_reference(&self.scope, &r) {
+                let at = match p.code {
+                    Code::UnknownOutput => at2,
+                    Code::LoopVarOutsideLoop => at0,
+                    _ => at,
+                };
                 self.push(
                     Diagnostic::new(p.code, at, p.message)
                         .label(p.label)

@@ -67,6 +67,9 @@ pub struct Scope {
     pub vars: HashSet<String>,
     /// Whether `item` and `loop` are bound.
     pub in_loop: bool,
+    /// Whether the field being checked is a `for_each` (evaluated before its loop binds
+    /// `item`).
+    pub in_for_each: bool,
     /// The id of the step being checked.
     pub current: Option<String>,
 }
@@ -171,6 +174,16 @@ pub fn check_reference(scope: &Scope, r: &Reference) -> Option<Problem> {
                 .help(help),
             )
         }
+        "item" | "loop" if !scope.in_loop && scope.in_for_each => Some(
+            Problem::new(
+                Code::LoopVarOutsideLoop,
+                format!("`{}` is not bound yet in `for_each`", r.root),
+                "the list is computed before the loop starts",
+            )
+            .help(Some(
+                "compute the list from earlier steps, e.g. `for_each: steps.hunt.results`".into(),
+            )),
+        ),
         "item" | "loop" if !scope.in_loop => Some(
             Problem::new(
                 Code::LoopVarOutsideLoop,
@@ -271,16 +284,21 @@ fn check_step_ref(scope: &Scope, id: &str, output: Option<&str>) -> Option<Probl
         );
     }
     if let Some(block) = scope.hidden.get(id) {
+        let help = if block.starts_with('`') {
+            format!(
+                "outside the block, read its outputs per iteration: `steps.{}.iterations`",
+                block.trim_matches('`')
+            )
+        } else {
+            "outside the block, read its outputs per iteration from `steps.<block id>.iterations` (give the block an `id`)".to_string()
+        };
         return Some(
             Problem::new(
                 Code::UnknownStep,
                 format!("step `{id}` is inside the `steps` block {block}"),
                 "not visible outside its block",
             )
-            .help(Some(format!(
-                "outside the block, read its outputs per iteration from `steps.<block id>.iterations`, e.g. `{}.iterations`",
-                block.trim_matches('`')
-            ))),
+            .help(Some(help)),
         );
     }
     if let Some(info) = scope.all_ids.get(id) {
@@ -410,7 +428,11 @@ mod tests {
         );
         let p = check_reference(&s, &r("steps", &["inner", "items"])).unwrap();
         assert_eq!(p.code, Code::UnknownStep);
-        assert!(p.help.unwrap_or_default().contains("per_device.iterations"));
+        assert!(
+            p.help
+                .unwrap_or_default()
+                .contains("`steps.per_device.iterations`")
+        );
     }
 
     #[test]

@@ -162,7 +162,9 @@ fn step(c: &mut Checker<'_>, node: &Node, route: &str, defaults: &Defaults) -> O
     let saved_current = c.scope.current.replace(id.clone().unwrap_or_default());
 
     // `for_each` is evaluated before the loop binds `item`.
+    c.scope.in_for_each = true;
     let for_each = node.get("for_each").and_then(|e| for_each(c, &e.value));
+    c.scope.in_for_each = false;
     let looped = node.get("for_each").is_some();
     let saved_loop = c.scope.in_loop;
     c.scope.in_loop |= looped;

@@ -241,7 +241,9 @@ fn jsonpath_errors_carry_the_column_inside_the_path() {
 
 #[test]
 fn jsonpath_cannot_be_templated() {
-    let text = steps("  - filter:\n      input: x\n      jsonpath: \"$[?@.a == '{{ item }}']\"\n");
+    let text = steps(
+        "  - filter:\n      input: \"{{ [] }}\"\n      jsonpath: \"$[?@.a == '{{ item }}']\"\n",
+    );
     assert_eq!(only(&text, Code::BadJsonpath), (6, 29));
 }
 
@@ -378,6 +380,8 @@ fn literal_secrets_are_errors_and_never_echoed() {
     ))
     .unwrap_or_default();
     assert!(!json.contains("s3cr3t"), "{json}");
+    let debug = format!("{loaded:?}");
+    assert!(!debug.contains("s3cr3t"), "{debug}");
 }
 
 #[test]
@@ -774,26 +778,150 @@ fn every_problem_is_collected() {
 }
 
 #[test]
-fn unknown_and_later_step_references() {
-    // Waits for `Field::references()` (template module); see `scope.rs` for the rule itself.
-    if crate::template::Engine::new()
-        .compile("{{ steps.a }}", crate::template::FieldKind::Text)
-        .map(|f| f.references().is_empty())
-        .unwrap_or(true)
-    {
-        eprintln!("note: Field::references() is not implemented yet; skipping");
-        return;
-    }
+fn references_to_later_and_unknown_steps() {
     let text = steps(
-        "  - output: {data: steps.later.items}\n  - id: later\n    filter: {input: x, jsonpath: $}\n",
+        "  - output: {data: \"{{ steps.later.items }}\"}\n  - id: later\n    filter: {input: \"{{ [] }}\", jsonpath: $}\n",
     );
-    assert_eq!(only(&text, Code::LaterStep), (4, 22));
-    let text = steps("  - output: {data: steps.nope}\n");
-    assert_eq!(only(&text, Code::UnknownStep), (4, 22));
-    let text = steps("  - output: {data: inputs.nope}\n");
-    assert_eq!(only(&text, Code::UnknownInput), (4, 22));
-    let text = steps("  - output: {data: vars.nope}\n");
-    assert_eq!(only(&text, Code::UndefinedVar), (4, 22));
-    let text = steps("  - output: {data: item}\n");
-    assert_eq!(only(&text, Code::LoopVarOutsideLoop), (4, 22));
+    // The span covers `steps.later`.
+    assert_eq!(only(&text, Code::LaterStep), (4, 24));
+    let text = steps("  - id: a\n    set: {x: 1}\n  - output: {data: \"{{ steps.b }}\"}\n");
+    assert_eq!(only(&text, Code::UnknownStep), (6, 24));
+    let text = steps("  - id: me\n    output: {data: \"{{ steps.me.path }}\"}\n");
+    assert_eq!(only(&text, Code::LaterStep), (5, 24));
+}
+
+#[test]
+fn references_to_unknown_outputs() {
+    let text = steps(
+        "  - id: hunt\n    hunt: {query: DeviceInfo}\n  - output: {data: \"{{ steps.hunt.reslts }}\"}\n",
+    );
+    assert_eq!(only(&text, Code::UnknownOutput), (6, 24));
+    // `set` has no outputs of its own, but every step has `outcome`.
+    let text = steps(
+        "  - id: s\n    set: {x: 1}\n  - output: {data: \"{{ steps.s.outcome }} {{ steps.s.x }}\"}\n",
+    );
+    assert_eq!(only(&text, Code::UnknownOutput), (6, 46));
+}
+
+#[test]
+fn references_to_inputs_and_vars() {
+    let text = steps("  - output: {data: \"{{ inputs.nope }}\"}\n");
+    assert_eq!(only(&text, Code::UnknownInput), (4, 24));
+    let text = steps("  - output: {data: \"{{ vars.nope }}\"}\n");
+    assert_eq!(only(&text, Code::UndefinedVar), (4, 24));
+    let text = steps("  - output: {data: \"{{ vars.x }}\"}\n  - set: {x: 1}\n");
+    assert_eq!(only(&text, Code::UndefinedVar), (4, 24));
+    valid(&steps(
+        "  - set: {x: 1}\n  - output: {data: \"{{ vars.x }}\"}\n",
+    ));
+}
+
+#[test]
+fn item_and_loop_only_under_for_each() {
+    let text = steps("  - output: {data: \"{{ item }}\"}\n");
+    assert_eq!(only(&text, Code::LoopVarOutsideLoop), (4, 24));
+    valid(&steps(
+        "  - output: {data: \"{{ item }} {{ loop.index }}\"}\n    for_each: [1, 2]\n",
+    ));
+    // Inside a looping block, inner steps see the block's `item`.
+    valid(&steps(
+        "  - for_each: [1, 2]\n    steps:\n      - output: {data: \"{{ item }}\"}\n",
+    ));
+    let text = steps("  - for_each: \"{{ item }}\"\n    output: {data: x}\n");
+    assert_eq!(only(&text, Code::LoopVarOutsideLoop), (4, 19));
+}
+
+#[test]
+fn blocks_and_parallel_groups_scope_their_steps() {
+    let text = steps(
+        "  - id: blk\n    for_each: [1]\n    steps:\n      - id: inner\n        set: {x: 1}\n      - output: {data: \"{{ steps.inner.outcome }}\"}\n  - output: {data: \"{{ steps.inner.outcome }}\"}\n",
+    );
+    assert_eq!(only(&text, Code::UnknownStep), (10, 24));
+    let text = steps(
+        "  - parallel:\n      - id: a\n        set: {x: 1}\n      - output: {data: \"{{ steps.a.outcome }}\"}\n  - output: {data: \"{{ steps.a.outcome }} {{ vars.x }}\"}\n",
+    );
+    assert_eq!(only(&text, Code::LaterStep), (7, 28));
+}
+
+#[test]
+fn unknown_names_and_run_fields() {
+    let text = steps("  - output: {data: \"{{ input.x }}\"}\n");
+    assert_eq!(only(&text, Code::UnknownName), (4, 24));
+    let text = steps("  - output: {data: \"{{ run.started }}\"}\n");
+    assert_eq!(only(&text, Code::UnknownName), (4, 24));
+}
+
+#[test]
+fn secret_looking_environment_reads_warn() {
+    let text = steps("  - output: {data: \"{{ env.DB_PASSWORD }}\"}\n");
+    assert_eq!(only(&text, Code::SecretInTemplate), (4, 24));
+    valid(&text);
+}
+
+#[test]
+fn raw_in_a_query_warns() {
+    let text = steps(
+        "  - hunt:\n      query: \"DeviceInfo | where {{ inputs.f | raw }}\"\ninputs:\n  f: {type: string, default: x}\n",
+    );
+    let d = diags(&text);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].0, Code::RawInQuery);
+    assert_eq!(d[0].1, 5);
+}
+
+#[test]
+fn literal_references_in_text_fields_warn() {
+    let text =
+        steps("  - id: h\n    hunt: {query: DeviceInfo}\n  - output: {data: steps.h.results}\n");
+    assert_eq!(only(&text, Code::Suspicious), (6, 20));
+}
+
+/// Broken input of every shape gets diagnostics, never a panic: the examples, mutated at
+/// random (deterministically) by deleting, inserting and duplicating text.
+#[test]
+fn mutated_playbooks_never_panic() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/playbooks");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    assert!(!files.is_empty());
+    let pieces = [
+        "{", "}", "[", "]", ":", "- ", "\n", " ", "'", "\"", "|", "*a", "&a ", "\t", "é", "{{",
+        "}}", "{%", "#", "\\", "$[?", "<<: ", "!!str ", "---\n", "\u{feff}", "\r\n",
+    ];
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n.max(1) as u64) as usize
+    };
+    for path in files {
+        let original = std::fs::read_to_string(&path).unwrap_or_default();
+        for _ in 0..150 {
+            let mut text = original.clone();
+            for _ in 0..1 + next(3) {
+                let at = crate::source::floor_char_boundary(&text, next(text.len() + 1));
+                match next(3) {
+                    0 => {
+                        let end = crate::source::floor_char_boundary(&text, at + next(40));
+                        text.replace_range(at..end.max(at), "");
+                    }
+                    1 => text.insert_str(at, pieces[next(pieces.len())]),
+                    _ => {
+                        let end = crate::source::floor_char_boundary(&text, at + next(80));
+                        let copy = text[at..end.max(at)].to_string();
+                        text.insert_str(at, &copy);
+                    }
+                }
+            }
+            let loaded = load_str(Path::new("m.yaml"), text.clone());
+            // Rendering must not panic either, and every error must have a position.
+            let _ = crate::diag::render_human(&loaded.diagnostics, &loaded.sources, false);
+            for d in &loaded.diagnostics {
+                assert!(d.span.is_some(), "{d:?} in\n{text}");
+            }
+        }
+    }
 }

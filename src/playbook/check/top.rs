@@ -316,28 +316,22 @@ fn input(c: &mut Checker<'_>, name: &str, key_span: Span, node: &Node) -> Option
     })
 }
 
-/// A YAML value typed as an input of type `ty`.
+/// A YAML value typed as an input of type `ty`, by the rules of
+/// [`crate::template::value::check_default`]: a string is parsed as `--input` would parse it
+/// (`1d`, `"5"`), other YAML values must have the type (a `string` input takes no unquoted
+/// number or boolean).
 fn typed_value(c: &mut Checker<'_>, node: &Node, ty: ValueType, what: &str) -> Option<InputValue> {
     let resolved = node.as_scalar().map(crate::playbook::yaml::Scalar::resolve);
     let value = match (ty, resolved, &node.value) {
         (ValueType::List, _, Value::Seq(items)) => {
             Some(InputValue::List(items.iter().map(Node::to_json).collect()))
         }
-        (ValueType::String, Some(r), _) if !matches!(r, Resolved::Null) => {
-            node.as_scalar().map(|s| InputValue::String(s.text.clone()))
-        }
-        (ValueType::Integer, Some(Resolved::Int(i)), _) => Some(InputValue::Integer(i)),
-        (ValueType::Number, Some(Resolved::Int(i)), _) => Some(InputValue::Number(i as f64)),
-        (ValueType::Number, Some(Resolved::Float(f)), _) if f.is_finite() => {
-            Some(InputValue::Number(f))
-        }
-        (ValueType::Boolean, Some(Resolved::Bool(b)), _) => Some(InputValue::Boolean(b)),
-        (ValueType::Duration, Some(Resolved::Str(_)), _) => {
-            return c.duration(node, what).map(InputValue::Duration);
-        }
         (ValueType::Duration, Some(Resolved::Int(_) | Resolved::Float(_)), _) => {
             c.duration(node, what);
             return None;
+        }
+        (ValueType::Duration, Some(Resolved::Str(_)), _) => {
+            return c.duration(node, what).map(InputValue::Duration);
         }
         (ValueType::Datetime, Some(Resolved::Str(t)), _) => match parse_datetime(t) {
             Ok(d) => Some(InputValue::Datetime(d)),
@@ -353,11 +347,31 @@ fn typed_value(c: &mut Checker<'_>, node: &Node, ty: ValueType, what: &str) -> O
                 return None;
             }
         },
+        (_, Some(Resolved::Str(t)), _) => match InputValue::parse(ty, t) {
+            Ok(v) => Some(v),
+            Err(m) => {
+                c.push(
+                    Diagnostic::new(
+                        Code::WrongType,
+                        node.span,
+                        format!("{what} must be of type `{ty}`"),
+                    )
+                    .label(m),
+                );
+                return None;
+            }
+        },
+        (ValueType::Integer, Some(Resolved::Int(i)), _) => Some(InputValue::Integer(i)),
+        (ValueType::Number, Some(Resolved::Int(i)), _) => Some(InputValue::Number(i as f64)),
+        (ValueType::Number, Some(Resolved::Float(f)), _) if f.is_finite() => {
+            Some(InputValue::Number(f))
+        }
+        (ValueType::Boolean, Some(Resolved::Bool(b)), _) => Some(InputValue::Boolean(b)),
         _ => None,
     };
     if value.is_none() {
         let expected = match ty {
-            ValueType::String => "a string",
+            ValueType::String => "a string (quote it to make it a string)",
             ValueType::Integer => "an integer",
             ValueType::Number => "a number",
             ValueType::Boolean => "`true` or `false`",
@@ -369,10 +383,7 @@ fn typed_value(c: &mut Checker<'_>, node: &Node, ty: ValueType, what: &str) -> O
             Diagnostic::new(
                 Code::WrongType,
                 node.span,
-                format!(
-                    "{what} must be {expected} (the input's type is `{ty}`), found {}",
-                    node.describe()
-                ),
+                format!("{what} must be of type `{ty}`, found {}", node.describe()),
             )
             .label(format!("expected {expected}")),
         );
