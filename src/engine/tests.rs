@@ -107,7 +107,7 @@ fn hunting(rows: serde_json::Value) -> Fake {
 #[tokio::test]
 async fn hunt_filter_and_output_flow_through_the_scope() {
     let p = playbook(&format!(
-        "{LOGIN}  - id: hunt\n    hunt:\n      query: DeviceProcessEvents | take 3\n  - id: f\n    filter:\n      input: \"{{{{ steps.hunt.results }}}}\"\n      jsonpath: \"$[?@.AccountName != 'system']\"\n  - output:\n      format: json\n      data: steps.f.items\n"
+        "{LOGIN}  - id: hunt\n    hunt:\n      query: DeviceProcessEvents | take 3\n  - id: f\n    filter:\n      input: \"{{{{ steps.hunt.results }}}}\"\n      jsonpath: \"$[?@.AccountName != 'system']\"\n  - output:\n      format: json\n      data: \"{{{{ steps.f.items }}}}\"\n"
     ));
     let fake = Arc::new(hunting(json!([
         {"DeviceName": "a", "AccountName": "system"},
@@ -553,7 +553,7 @@ async fn writes_without_permission_to_act_are_refused() {
 async fn outputs_write_files_atomically_and_csv_neutralises_formulas() {
     let dir = tempfile::tempdir().unwrap();
     let p = playbook(
-        "  - id: s\n    set:\n      rows: [{a: \"=1+1\", b: 2}]\n  - id: o\n    output:\n      path: \"out/{{ run.id }}.csv\"\n      format: csv\n      data: vars.rows\n",
+        "  - id: s\n    set:\n      rows: [{a: \"=1+1\", b: 2}]\n  - id: o\n    output:\n      path: \"out/{{ run.id }}.csv\"\n      format: csv\n      data: \"{{ vars.rows }}\"\n",
     );
     let mut o = options();
     o.workdir = dir.path().to_path_buf();
