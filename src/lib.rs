@@ -14,6 +14,7 @@ pub mod cli;
 pub mod commands;
 pub mod emulator;
 pub mod exit;
+pub mod fsutil;
 pub mod playbook;
 pub mod rows;
 pub mod template;
