@@ -17,4 +17,5 @@ pub mod exit;
 pub mod fsutil;
 pub mod playbook;
 pub mod rows;
+pub mod signals;
 pub mod template;
