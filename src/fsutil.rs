@@ -455,6 +455,44 @@ pub fn cleanup_stale_temps(dir: &Path, older_than: Duration) -> Result<Vec<PathB
     Ok(removed)
 }
 
+/// Remove every leftover temporary file of one target, whatever its age. Only for a caller
+/// that holds a lock guaranteeing nobody else is writing that target (the state store does,
+/// under its run lock). Returns the files removed.
+///
+/// # Errors
+/// When the folder cannot be listed or a leftover cannot be removed.
+pub fn remove_temps_of(target: &Path) -> Result<Vec<PathBuf>, FsError> {
+    let dir = parent_dir(target);
+    let prefix = temp_prefix(target);
+    let Some(prefix) = prefix.to_str() else {
+        return Ok(Vec::new());
+    };
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(FsError::new("list", &dir, e)),
+    };
+    let mut removed = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| FsError::new("list", &dir, e))?;
+        let is_ours = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(prefix) && n.len() > prefix.len());
+        if !is_ours || !entry.path().symlink_metadata().is_ok_and(|m| m.is_file()) {
+            continue;
+        }
+        let path = entry.path();
+        match fs::remove_file(&path) {
+            Ok(()) => removed.push(path),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(FsError::new("remove the leftover temporary file", path, e)),
+        }
+    }
+    removed.sort();
+    Ok(removed)
+}
+
 /// The folder of a file path (`.` for a bare file name).
 fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {
@@ -698,6 +736,20 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn remove_temps_of_touches_only_that_targets_leftovers() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("pb.json");
+        let mine = dir.path().join(".pb.json.huntbook-tmp-aaaaaa");
+        let other = dir.path().join(".pb.json.bak.huntbook-tmp-bbbbbb");
+        let another = dir.path().join(".other.json.huntbook-tmp-cccccc");
+        for p in [&mine, &other, &another] {
+            fs::write(p, "x").unwrap();
+        }
+        assert_eq!(remove_temps_of(&target).unwrap(), vec![mine.clone()]);
+        assert!(!mine.exists() && other.exists() && another.exists());
     }
 
     #[test]

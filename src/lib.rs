@@ -18,4 +18,5 @@ pub mod fsutil;
 pub mod playbook;
 pub mod rows;
 pub mod signals;
+pub mod state;
 pub mod template;
