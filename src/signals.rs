@@ -155,13 +155,28 @@ impl Cancellation {
         }
     }
 
-    /// A handle driven by SIGINT and SIGTERM (Ctrl-C elsewhere than Unix). From now on these
-    /// signals no longer kill the process: the run must watch the handle. Call it once, inside
-    /// the tokio runtime, before the first step.
+    /// The process's handle driven by SIGINT and SIGTERM (Ctrl-C elsewhere than Unix). From
+    /// now on these signals no longer kill the process: the run must watch the handle. Call it
+    /// inside the tokio runtime that lives as long as the process (the listener runs there),
+    /// before the first step. Later calls return the same handle: one listener and one stopping
+    /// state per process, whichever part of the program asks.
     ///
     /// # Errors
     /// Outside a tokio runtime, or when the handlers cannot be registered.
     pub fn install() -> std::io::Result<Cancellation> {
+        static INSTALLED: std::sync::Mutex<Option<Cancellation>> = std::sync::Mutex::new(None);
+        let mut installed = INSTALLED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(handle) = installed.as_ref() {
+            return Ok(handle.clone());
+        }
+        let handle = Cancellation::listen()?;
+        *installed = Some(handle.clone());
+        Ok(handle)
+    }
+
+    fn listen() -> std::io::Result<Cancellation> {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| std::io::Error::other("signal handlers need a running tokio runtime"))?;
         let handle = Cancellation::new();
