@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use huntbook::fsutil::{self, AtomicFile, STALE_TEMP_AGE, is_temp_name};
 use huntbook::state::{self, StateError, StateStore};
-use huntbook::template::value::as_datetime;
+use huntbook::template::value::{as_datetime, duration};
 use huntbook::template::{Engine, FieldKind, Value};
 
 const PLAYBOOK: &str = "encoded-powershell";
@@ -47,11 +47,16 @@ fn scheduled_run(
     let engine = Engine::new().with_now(started_at);
     let query = engine
         .compile(
-            "DeviceProcessEvents | where Timestamp > {{ state.last_success | default(ago('1d')) }}",
+            // As in docs/scheduling.md.
+            "DeviceProcessEvents\n| where Timestamp > {{ state.last_success | default(ago(inputs.lookback)) }} - {{ inputs.overlap }}",
             FieldKind::Query,
         )
         .unwrap();
-    let scope = minijinja::context! { state => store.scope() };
+    let inputs = minijinja::context! {
+        lookback => duration(DAY),
+        overlap => duration(Duration::from_secs(15 * 60)),
+    };
+    let scope = minijinja::context! { state => store.scope(), inputs => inputs };
     let query = engine.render_string(&query, &scope).unwrap();
     let kept: Vec<String> = rows
         .iter()
@@ -76,7 +81,8 @@ fn runs_sharing_a_state_dir_continue_where_the_last_success_ended() {
     let t1 = at("2026-11-25T10:00:00Z");
     let (query, kept) = scheduled_run(dir.path(), t1, &["ws-01", "ws-02", "ws-01"], true);
     assert_eq!(
-        query, "DeviceProcessEvents | where Timestamp > datetime(2026-11-24T10:00:00.0000000Z)",
+        query,
+        "DeviceProcessEvents\n| where Timestamp > datetime(2026-11-24T10:00:00.0000000Z) - 15m",
         "the first run falls back to its lookback"
     );
     assert_eq!(kept, ["ws-01", "ws-02"]);
@@ -84,7 +90,8 @@ fn runs_sharing_a_state_dir_continue_where_the_last_success_ended() {
     let t2 = at("2026-11-25T11:00:00Z");
     let (query, kept) = scheduled_run(dir.path(), t2, &["ws-02", "ws-03"], true);
     assert_eq!(
-        query, "DeviceProcessEvents | where Timestamp > datetime(2026-11-25T10:00:00.0000000Z)",
+        query,
+        "DeviceProcessEvents\n| where Timestamp > datetime(2026-11-25T10:00:00.0000000Z) - 15m",
         "the second run starts at the first run's start"
     );
     assert_eq!(kept, ["ws-03"], "ws-02 was reported by the first run");
@@ -94,7 +101,7 @@ fn runs_sharing_a_state_dir_continue_where_the_last_success_ended() {
     let before = fs::read(dir.path().join(format!("{PLAYBOOK}.json"))).unwrap();
     let (query, kept) = scheduled_run(dir.path(), t3, &["ws-04"], false);
     assert!(
-        query.ends_with("datetime(2026-11-25T11:00:00.0000000Z)"),
+        query.ends_with("datetime(2026-11-25T11:00:00.0000000Z) - 15m"),
         "{query}"
     );
     assert_eq!(kept, ["ws-04"]);
@@ -107,7 +114,7 @@ fn runs_sharing_a_state_dir_continue_where_the_last_success_ended() {
     let t4 = at("2026-11-25T13:00:00Z");
     let (query, kept) = scheduled_run(dir.path(), t4, &["ws-04", "ws-01"], true);
     assert!(
-        query.ends_with("datetime(2026-11-25T11:00:00.0000000Z)"),
+        query.ends_with("datetime(2026-11-25T11:00:00.0000000Z) - 15m"),
         "{query}"
     );
     assert_eq!(kept, ["ws-04"]);
@@ -211,6 +218,25 @@ fn corrupt_state_files_are_reported_with_their_location_and_kept() {
     assert!(
         msg.contains("belongs to playbook `isolate-devices`, not `encoded-powershell`"),
         "{msg}"
+    );
+}
+
+#[test]
+fn the_corrupt_file_message_in_the_scheduling_docs_is_the_real_one() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let text = "{\n  \"version\": 1,\n  \"playbook\": \"encoded-powershell\",\n  \"last_success\": \"2026-11-25T10:00:00Z\"\n}\n";
+    fs::write(dir.path().join(format!("{PLAYBOOK}.json")), text).unwrap();
+    let msg = StateStore::open(dir.path(), PLAYBOOK)
+        .unwrap_err()
+        .to_string()
+        .replace(&dir.path().display().to_string(), "/var/lib/huntbook/state");
+    let docs =
+        fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/scheduling.md")).unwrap();
+    assert!(docs.contains(text), "the example file is in the docs");
+    assert!(
+        docs.contains(&format!("error: {msg}\n")),
+        "docs/scheduling.md should show:\nerror: {msg}"
     );
 }
 
