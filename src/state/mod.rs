@@ -256,8 +256,10 @@ impl StateStore {
     }
 
     fn check_clocks(&mut self) {
-        let tolerance = chrono::Duration::from_std(CLOCK_SKEW_TOLERANCE).unwrap_or_default();
-        let horizon = self.now + tolerance;
+        let horizon = chrono::Duration::from_std(CLOCK_SKEW_TOLERANCE)
+            .ok()
+            .and_then(|tolerance| self.now.checked_add_signed(tolerance))
+            .unwrap_or(self.now);
         if let Some(last_success) = self.last_success
             && last_success > horizon
         {
