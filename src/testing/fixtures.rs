@@ -1,0 +1,455 @@
+//! Per-step fixtures: a [`Connection`] wrapper that answers the calls of the steps a test case
+//! gives a fixture for — rows for a hunt, a canned response, or a fault as the service would
+//! send it — and hands every other call to the real connection (and so to the emulator).
+//!
+//! Calls carry the label of the step instance that made them (`steps[3]`, `steps[4][1].steps[0]`
+//! in a loop); dropping the iteration indices gives the step's route, and the route its id.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::Bytes;
+use serde_json::json;
+
+use crate::engine::connection::{
+    AuthOutcome, AuthRequest, BoxFuture, Call, CallStats, Connection, Grant, HuntData, Reply,
+};
+use crate::engine::{ErrorKind, StepError, hunt_data_from_json};
+use crate::playbook::{Api, Playbook, Resource};
+
+use super::spec::{Fault, Fixture};
+
+/// Seconds a throttled fixture asks the caller to wait (`Retry-After`).
+const RETRY_AFTER: u64 = 60;
+
+/// Serves fixtures for some steps, delegates the rest.
+pub struct FixtureConnection {
+    inner: Arc<dyn Connection>,
+    /// Step route → fixture.
+    by_route: HashMap<String, Fixture>,
+    /// Counters of the calls fixtures answered, by label.
+    stats: Mutex<BTreeMap<String, CallStats>>,
+}
+
+impl std::fmt::Debug for FixtureConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FixtureConnection")
+            .field("routes", &self.by_route.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FixtureConnection {
+    /// Wrap `inner`, answering the calls of `playbook`'s steps named in `fixtures` (by id).
+    #[must_use]
+    pub fn new(
+        inner: Arc<dyn Connection>,
+        playbook: &Playbook,
+        fixtures: &BTreeMap<String, Fixture>,
+    ) -> FixtureConnection {
+        let by_route = playbook
+            .all_steps()
+            .into_iter()
+            .filter_map(|s| {
+                let f = fixtures.get(s.id.as_deref()?)?;
+                Some((s.route.clone(), f.clone()))
+            })
+            .collect();
+        FixtureConnection {
+            inner,
+            by_route,
+            stats: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn fixture(&self, label: &str) -> Option<&Fixture> {
+        if self.by_route.is_empty() {
+            return None;
+        }
+        self.by_route.get(&route_of(label))
+    }
+
+    fn count(&self, label: &str, f: impl FnOnce(&mut CallStats)) {
+        let mut stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner);
+        f(stats.entry(label.to_string()).or_default());
+    }
+
+    /// Answer `call` from `fixture`, as the real connection would have returned it.
+    fn answer(&self, call: &Call, fixture: &Fixture, accept: &[u16]) -> Result<Reply, StepError> {
+        let (status, body) = match fixture {
+            Fixture::Results { rows, schema } => (200, hunt_body(rows, schema.as_deref())),
+            Fixture::Response { status, body } => (*status, body.clone()),
+            Fixture::Fault(fault) => {
+                let result = fault_error(call, *fault);
+                self.count(&call.label, |s| {
+                    s.calls += 1;
+                    s.attempts += 1;
+                    s.failures += 1;
+                    if *fault == Fault::Throttle {
+                        s.throttled += 1;
+                    }
+                });
+                return Err(result);
+            }
+        };
+        let bytes = if body.is_null() {
+            Bytes::new()
+        } else {
+            Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
+        };
+        let ok = (200..300).contains(&status) || accept.contains(&status);
+        self.count(&call.label, |s| {
+            s.calls += 1;
+            s.attempts += 1;
+            s.bytes_received += bytes.len() as u64;
+            if !ok {
+                s.failures += 1;
+            }
+        });
+        if ok {
+            Ok(Reply {
+                status,
+                body: bytes,
+            })
+        } else {
+            Err(response_error(call, status, &body))
+        }
+    }
+}
+
+/// The route of the step that made a call labelled `label`: the label without the iteration
+/// indices that follow a `]` (`steps[4][1].steps[0]` → `steps[4].steps[0]`).
+#[must_use]
+pub fn route_of(label: &str) -> String {
+    let mut out = String::with_capacity(label.len());
+    let mut chars = label.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == ']' {
+            while chars.peek() == Some(&'[') {
+                // An iteration index: skip `[digits]`.
+                for d in chars.by_ref() {
+                    if d == ']' {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A Graph hunting response for `rows`, with `schema` or one inferred from the rows.
+#[must_use]
+pub fn hunt_body(
+    rows: &[serde_json::Value],
+    schema: Option<&[serde_json::Value]>,
+) -> serde_json::Value {
+    let schema: Vec<serde_json::Value> = match schema {
+        Some(s) => s.to_vec(),
+        None => {
+            let mut cols: Vec<(String, &'static str)> = Vec::new();
+            for row in rows {
+                let Some(map) = row.as_object() else { continue };
+                for (k, v) in map {
+                    if !cols.iter().any(|(c, _)| c == k) {
+                        cols.push((k.clone(), column_type(v)));
+                    }
+                }
+            }
+            cols.into_iter()
+                .map(|(name, ty)| json!({ "name": name, "type": ty }))
+                .collect()
+        }
+    };
+    json!({ "schema": schema, "results": rows })
+}
+
+/// The hunting type name of a value (what the service would put in `schema`).
+fn column_type(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Bool(_) => "Boolean",
+        serde_json::Value::Number(n) if n.is_f64() => "Double",
+        serde_json::Value::Number(_) => "Int64",
+        serde_json::Value::String(s) if chrono::DateTime::parse_from_rfc3339(s).is_ok() => {
+            "DateTime"
+        }
+        serde_json::Value::String(_) => "String",
+        _ => "Dynamic",
+    }
+}
+
+/// The error body a service of `audience` sends, in its family's shape.
+fn error_body(audience: Resource, code: &str, message: &str) -> serde_json::Value {
+    match audience {
+        Resource::Graph => json!({ "error": {
+            "code": code,
+            "message": message,
+            "innerError": { "date": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string() }
+        }}),
+        Resource::DefenderXdr | Resource::Endpoint => json!({ "error": {
+            "code": code, "message": message, "target": uuid::Uuid::new_v4().to_string()
+        }}),
+    }
+}
+
+/// What the connection returns for a call the service answered with an error status: the
+/// kind decides the exit code (401/403 are permission failures, 4; the rest API failures, 1).
+fn response_error(call: &Call, status: u16, body: &serde_json::Value) -> StepError {
+    let code = body
+        .pointer("/error/code")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("");
+    let message = body
+        .pointer("/error/message")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("(no message)");
+    let kind = if status == 401 || status == 403 {
+        ErrorKind::Permission
+    } else {
+        ErrorKind::Api
+    };
+    let code = if code.is_empty() {
+        String::new()
+    } else {
+        format!(" {code}")
+    };
+    StepError {
+        status: Some(status),
+        ..StepError::new(
+            kind,
+            format!("{}: HTTP {status}{code}: {message}", call.describe()),
+        )
+    }
+}
+
+/// The error a fault ends in, as the real connection reports it once its retries are spent.
+fn fault_error(call: &Call, fault: Fault) -> StepError {
+    let a = call.audience;
+    match fault {
+        Fault::Throttle => {
+            let body = match a {
+                Resource::Graph => error_body(a, "TooManyRequests", "Too many requests."),
+                _ => error_body(
+                    a,
+                    "429",
+                    "API calls quota exceeded! maximum allowed 45 per 00:01:00",
+                ),
+            };
+            response_error(call, 429, &body).help(format!(
+                "the service throttled the call (Retry-After: {RETRY_AFTER}s); slow down or spread the calls"
+            ))
+        }
+        Fault::ServerError => response_error(
+            call,
+            500,
+            &error_body(
+                a,
+                "InternalServerError",
+                "An unexpected error occurred. Please try again later.",
+            ),
+        ),
+        Fault::Forbidden => {
+            let body = match a {
+                Resource::Graph => error_body(
+                    a,
+                    "Forbidden",
+                    "Missing application roles. API required roles: the step's permission.",
+                ),
+                _ => error_body(
+                    a,
+                    "Forbidden",
+                    "The application does not have any of the required application permissions for this request.",
+                ),
+            };
+            response_error(call, 403, &body)
+        }
+        Fault::Timeout => StepError::new(
+            ErrorKind::Api,
+            format!("{}: no response: the request timed out", call.describe()),
+        )
+        .help("the service did not answer in time; try again, or narrow the request"),
+    }
+}
+
+impl Connection for FixtureConnection {
+    fn authenticate(&self, request: AuthRequest) -> BoxFuture<'_, Result<AuthOutcome, StepError>> {
+        if let Some(Fixture::Fault(fault)) = self.fixture(&request.label) {
+            let (status, message) = match fault {
+                Fault::Throttle => (
+                    Some(429),
+                    "sign-in failed: the identity platform throttled the token request (AADSTS90055)",
+                ),
+                Fault::ServerError => (
+                    Some(500),
+                    "sign-in failed: the identity platform answered 500 (temporarily_unavailable)",
+                ),
+                Fault::Timeout => (None, "sign-in failed: the token request timed out"),
+                Fault::Forbidden => (
+                    Some(401),
+                    "sign-in failed: invalid_client (AADSTS7000215: Invalid client secret provided)",
+                ),
+            };
+            let e = StepError {
+                status,
+                ..StepError::new(ErrorKind::Auth, message)
+            };
+            self.count(&request.label, |s| {
+                s.calls += 1;
+                s.attempts += 1;
+                s.failures += 1;
+            });
+            return Box::pin(async move { Err(e) });
+        }
+        self.inner.authenticate(request)
+    }
+
+    fn grant(&self, audience: Resource) -> BoxFuture<'_, Result<Grant, StepError>> {
+        self.inner.grant(audience)
+    }
+
+    fn call<'a>(
+        &'a self,
+        call: Call,
+        accept: &'a [u16],
+    ) -> BoxFuture<'a, Result<Reply, StepError>> {
+        match self.fixture(&call.label) {
+            Some(f) => {
+                let result = self.answer(&call, f, accept);
+                Box::pin(async move { result })
+            }
+            None => self.inner.call(call, accept),
+        }
+    }
+
+    fn hunt(&self, call: Call, api: Api) -> BoxFuture<'_, Result<HuntData, StepError>> {
+        match self.fixture(&call.label) {
+            Some(f) => {
+                let result = self
+                    .answer(&call, f, &[])
+                    .and_then(|reply| hunt_data_from_json(&reply.body, api));
+                Box::pin(async move { result })
+            }
+            None => self.inner.hunt(call, api),
+        }
+    }
+
+    fn stats(&self, label: &str) -> CallStats {
+        let mut s = self.inner.stats(label);
+        if let Some(own) = self
+            .stats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(label)
+        {
+            s.merge(own);
+        }
+        s
+    }
+
+    fn url(&self, call: &Call) -> String {
+        self.inner.url(call)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::connection::Target;
+    use crate::playbook::Method;
+
+    #[test]
+    fn routes_drop_iteration_indices_only() {
+        assert_eq!(route_of("steps[3]"), "steps[3]");
+        assert_eq!(route_of("steps[3][12]"), "steps[3]");
+        assert_eq!(route_of("steps[4][1].steps[0]"), "steps[4].steps[0]");
+        assert_eq!(route_of("steps[4][1].steps[0][2]"), "steps[4].steps[0]");
+        assert_eq!(route_of("steps[1].parallel[2]"), "steps[1].parallel[2]");
+    }
+
+    #[test]
+    fn inferred_schemas_follow_first_seen_columns() {
+        let body = hunt_body(
+            &[
+                json!({"DeviceName": "a", "Count": 3}),
+                json!({"DeviceName": "b", "Seen": "2026-11-25T10:00:00Z", "Score": 0.5, "Ok": true}),
+            ],
+            None,
+        );
+        let types: Vec<(String, String)> = body["schema"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap().to_string(),
+                    c["type"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            types,
+            vec![
+                ("DeviceName".into(), "String".into()),
+                ("Count".into(), "Int64".into()),
+                ("Seen".into(), "DateTime".into()),
+                ("Score".into(), "Double".into()),
+                ("Ok".into(), "Boolean".into()),
+            ]
+        );
+        assert_eq!(body["results"].as_array().map(Vec::len), Some(2));
+    }
+
+    fn call(audience: Resource, path: &str) -> Call {
+        Call::new(
+            audience,
+            Method::Post,
+            Target::Path(path.into()),
+            "steps[1]",
+        )
+    }
+
+    #[test]
+    fn faults_fail_as_the_service_would() {
+        let graph = call(Resource::Graph, "/v1.0/security/runHuntingQuery");
+        let e = fault_error(&graph, Fault::Throttle);
+        assert_eq!((e.kind, e.status), (ErrorKind::Api, Some(429)));
+        assert!(
+            e.message
+                .starts_with("POST /v1.0/security/runHuntingQuery: HTTP 429 TooManyRequests"),
+            "{}",
+            e.message
+        );
+        let mde = call(Resource::Endpoint, "/api/machines/x/isolate");
+        let e = fault_error(&mde, Fault::Throttle);
+        assert!(
+            e.message.contains("HTTP 429 429: API calls quota exceeded"),
+            "{}",
+            e.message
+        );
+        let e = fault_error(&mde, Fault::Forbidden);
+        assert_eq!((e.kind, e.status), (ErrorKind::Permission, Some(403)));
+        assert_eq!(e.kind.exit_status().code(), 4);
+        let e = fault_error(&graph, Fault::ServerError);
+        assert_eq!((e.kind, e.status), (ErrorKind::Api, Some(500)));
+        let e = fault_error(&graph, Fault::Timeout);
+        assert_eq!((e.kind, e.status), (ErrorKind::Api, None));
+        assert!(e.message.contains("timed out"));
+    }
+
+    #[test]
+    fn error_responses_name_the_call_status_and_message() {
+        let c = call(Resource::DefenderXdr, "/api/incidents/7");
+        let body = error_body(
+            Resource::DefenderXdr,
+            "ResourceNotFound",
+            "Incident 7 was not found",
+        );
+        let e = response_error(&c, 404, &body);
+        assert_eq!(
+            e.message,
+            "POST /api/incidents/7: HTTP 404 ResourceNotFound: Incident 7 was not found"
+        );
+        assert_eq!(e.kind, ErrorKind::Api);
+    }
+}

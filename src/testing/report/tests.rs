@@ -1,0 +1,2 @@
+//! Unit tests of `report`.
+use super::*;

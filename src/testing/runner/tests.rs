@@ -1,0 +1,2 @@
+//! Unit tests of `runner`.
+use super::*;
