@@ -22,11 +22,15 @@ pub trait Backend: Send + Sync {
         app: Option<&str>,
     ) -> Result<BTreeMap<String, String>, String>;
 
-    /// The connection for a run with environment `env`.
+    /// The connection for a run against `emulator` with environment `env`.
     ///
     /// # Errors
     /// When the environment does not describe a usable connection.
-    fn connect(&self, env: &BTreeMap<String, String>) -> Result<Arc<dyn Connection>, String>;
+    fn connect(
+        &self,
+        emulator: &EmulatorHandle,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Arc<dyn Connection>, String>;
 }
 
 /// The production backend: the emulator's endpoints and demo credentials, and the engine's
@@ -48,7 +52,11 @@ impl Backend for EmulatorBackend {
         Err(NOT_WIRED.to_string())
     }
 
-    fn connect(&self, _env: &BTreeMap<String, String>) -> Result<Arc<dyn Connection>, String> {
+    fn connect(
+        &self,
+        _emulator: &EmulatorHandle,
+        _env: &BTreeMap<String, String>,
+    ) -> Result<Arc<dyn Connection>, String> {
         Err(NOT_WIRED.to_string())
     }
 }

@@ -1502,10 +1502,10 @@ impl Walker<'_> {
             let mut targets = Vec::new();
             let mut seen = BTreeSet::new();
             for i in items {
-                if let Some(t) = self.string(i, &format!("a `{}` entry", e.key)) {
-                    if seen.insert(t.to_ascii_lowercase()) {
-                        targets.push((t, i.span));
-                    }
+                if let Some(t) = self.string(i, &format!("a `{}` entry", e.key))
+                    && seen.insert(t.to_ascii_lowercase())
+                {
+                    targets.push((t, i.span));
                 }
             }
             out.push(ActionExpect::Targets {

@@ -226,7 +226,7 @@ async fn attempt(
         .map_err(|e| format!("the emulator did not start with this case's tenant: {e}"))?;
     let mut env = backend.environment(&emulator, case.tenant.app.as_deref())?;
     env.extend(case.env.clone());
-    let inner = backend.connect(&env)?;
+    let inner = backend.connect(&emulator, &env)?;
     let conn: Arc<dyn Connection> = Arc::new(FixtureConnection::new(
         inner,
         &file.playbook,

@@ -444,6 +444,16 @@ mod tests {
     }
 
     #[test]
+    fn the_committed_schema_is_up_to_date() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/playbook-test.schema.json");
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == schema_json(),
+            "schemas/playbook-test.schema.json is stale: run `huntbook schema --test-file > schemas/playbook-test.schema.json`"
+        );
+    }
+
+    #[test]
     fn optional_keys_never_accept_null() {
         assert!(!schema_json().contains("\"null\""));
     }
