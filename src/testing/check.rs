@@ -1251,7 +1251,8 @@ impl Walker<'_> {
                         Ok(r) => Some(CheckKind::Matches(r)),
                         Err(err) => {
                             let detail = err.to_string();
-                            let last = detail.lines().last().unwrap_or("").trim().to_string();
+                            let last = detail.lines().last().unwrap_or("").trim();
+                            let last = last.strip_prefix("error: ").unwrap_or(last).to_string();
                             self.push(
                                 Diagnostic::new(
                                     Code::BadValue,

@@ -266,12 +266,15 @@ pub fn junit(files: &[TestFile], results: &[CaseResult], invalid: &[InvalidFile]
         .filter(|r| matches!(r.outcome, Outcome::Error(_)))
         .count()
         + invalid.len();
-    let time: f64 = results.iter().map(|r| r.duration.as_secs_f64()).sum();
+    let time = results
+        .iter()
+        .fold(0.0, |t, r| t + r.duration.as_secs_f64());
+    // `failed` counts errored cases too; JUnit counts them apart.
+    let failures = totals.failed - (errors - invalid.len());
     let _ = writeln!(
         out,
-        "<testsuites name=\"huntbook test\" tests=\"{}\" failures=\"{}\" errors=\"{errors}\" skipped=\"{}\" time=\"{time:.3}\">",
+        "<testsuites name=\"huntbook test\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{}\" time=\"{time:.3}\">",
         results.len() + invalid.len(),
-        totals.failed + invalid.len() - errors,
         totals.skipped,
     );
     for (i, file) in files.iter().enumerate() {
@@ -290,7 +293,7 @@ pub fn junit(files: &[TestFile], results: &[CaseResult], invalid: &[InvalidFile]
             .iter()
             .filter(|r| matches!(r.outcome, Outcome::Skipped(_)))
             .count();
-        let time: f64 = mine.iter().map(|r| r.duration.as_secs_f64()).sum();
+        let time = mine.iter().fold(0.0, |t, r| t + r.duration.as_secs_f64());
         let _ = writeln!(
             out,
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errs}\" skipped=\"{skipped}\" time=\"{time:.3}\">",

@@ -445,7 +445,10 @@ mod tests {
 
     #[test]
     fn the_committed_schema_is_up_to_date() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/playbook-test.schema.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/schemas/playbook-test.schema.json"
+        );
         let committed = std::fs::read_to_string(path).unwrap_or_default();
         assert!(
             committed == schema_json(),
