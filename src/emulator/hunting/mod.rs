@@ -1,5 +1,7 @@
 //! Advanced hunting: the synthetic tables, the KQL engine and the three hunting endpoints.
-//! (Skeleton.)
+
+pub mod kql;
+pub mod schema;
 
 use std::sync::Arc;
 
