@@ -136,15 +136,17 @@ pub fn result_type(
     if kind.has_predicate() || kind == AggKind::CountIf {
         let p = if kind == AggKind::CountIf { 0 } else { 1 };
         if let Some(pred) = args.get(p)
-            && pred.ty != Type::Bool && pred.ty != Type::Dynamic {
-                return Err(KqlError::semantic(
-                    span,
-                    format!(
-                        "the predicate of '{name}' must be of type bool, not {}",
-                        pred.ty.kql_name()
-                    ),
-                ));
-            }
+            && pred.ty != Type::Bool
+            && pred.ty != Type::Dynamic
+        {
+            return Err(KqlError::semantic(
+                span,
+                format!(
+                    "the predicate of '{name}' must be of type bool, not {}",
+                    pred.ty.kql_name()
+                ),
+            ));
+        }
     }
     let numeric_like = |t: Type| t.is_numeric() || matches!(t, Type::TimeSpan | Type::Dynamic);
     Ok(match kind {
@@ -267,9 +269,10 @@ impl State {
     /// Fold in one row. `eval` evaluates an expression of the aggregate at that row.
     pub fn update(&mut self, agg: &BAgg, row: usize, eval: &dyn Fn(&BExpr) -> Value) {
         if let Some(p) = &agg.pred
-            && eval(p).as_bool() != Some(true) {
-                return;
-            }
+            && eval(p).as_bool() != Some(true)
+        {
+            return;
+        }
         let value = || agg.arg.as_ref().map_or(Value::Null, eval);
         match self {
             State::Count(n) => {
@@ -359,11 +362,12 @@ impl State {
             }
             State::Bag(map) => {
                 if let Value::Dynamic(d) = value()
-                    && let Some(obj) = d.as_object() {
-                        for (k, v) in obj {
-                            map.insert(k.clone(), v.clone());
-                        }
+                    && let Some(obj) = d.as_object()
+                {
+                    for (k, v) in obj {
+                        map.insert(k.clone(), v.clone());
                     }
+                }
             }
             State::Arg {
                 best,

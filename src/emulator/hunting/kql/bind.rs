@@ -272,18 +272,19 @@ impl<'a> Binder<'a> {
                 }
                 LetValue::Scalar(e) => {
                     if let ExprKind::Name(n) = &e.kind
-                        && (self.tabulars.contains_key(n) || self.catalog.schema(n).is_some()) {
-                            let plan = self.bind_tabular(&Tabular {
-                                source: Source::Name(Ident {
-                                    name: n.clone(),
-                                    span: e.span,
-                                }),
-                                ops: Vec::new(),
-                            })?;
-                            self.scalars.remove(&name);
-                            self.tabulars.insert(name, plan);
-                            continue;
-                        }
+                        && (self.tabulars.contains_key(n) || self.catalog.schema(n).is_some())
+                    {
+                        let plan = self.bind_tabular(&Tabular {
+                            source: Source::Name(Ident {
+                                name: n.clone(),
+                                span: e.span,
+                            }),
+                            ops: Vec::new(),
+                        })?;
+                        self.scalars.remove(&name);
+                        self.tabulars.insert(name, plan);
+                        continue;
+                    }
                     let b = self.bind_expr(e, &[], &mut None)?;
                     let value = eval::eval_const(&b, self.now);
                     self.tabulars.remove(&name);
@@ -1029,14 +1030,15 @@ impl<'a> Binder<'a> {
             return Ok(BExpr::lit(v.clone(), *t));
         }
         if let Some(ctx) = agg
-            && ctx.input.iter().any(|c| *c.name == *name) {
-                return Err(KqlError::semantic(
-                    span,
-                    format!(
-                        "column '{name}' must be inside an aggregation function or listed after 'by'"
-                    ),
-                ));
-            }
+            && ctx.input.iter().any(|c| *c.name == *name)
+        {
+            return Err(KqlError::semantic(
+                span,
+                format!(
+                    "column '{name}' must be inside an aggregation function or listed after 'by'"
+                ),
+            ));
+        }
         if self.tabulars.contains_key(name) || self.catalog.schema(name).is_some() {
             return Err(KqlError::semantic(
                 span,
@@ -1337,12 +1339,14 @@ impl<'a> Binder<'a> {
             let ty = aggregates::result_type(kind, fname, &bound, span)?;
             if (kind == AggKind::DCount || kind == AggKind::MakeSet)
                 && let Some(b) = bound.first()
-                    && b.ty == Type::Dynamic && kind == AggKind::DCount {
-                        return Err(KqlError::semantic(
-                            args[0].span,
-                            "dcount() cannot count dynamic values; cast them first",
-                        ));
-                    }
+                && b.ty == Type::Dynamic
+                && kind == AggKind::DCount
+            {
+                return Err(KqlError::semantic(
+                    args[0].span,
+                    "dcount() cannot count dynamic values; cast them first",
+                ));
+            }
             let (arg, pred, size_arg) = match kind {
                 AggKind::Count => (None, None, None),
                 AggKind::CountIf => (None, bound.first().cloned(), None),

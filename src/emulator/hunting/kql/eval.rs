@@ -663,11 +663,12 @@ fn in_set(a: &Value, set: &InSet) -> bool {
 
 fn in_value(a: &Value, v: &Value, ci: bool) -> bool {
     if let Value::Dynamic(d) = v
-        && let Some(items) = d.as_array() {
-            return items
-                .iter()
-                .any(|i| in_value(a, &Value::dynamic(i.clone()), ci));
-        }
+        && let Some(items) = d.as_array()
+    {
+        return items
+            .iter()
+            .any(|i| in_value(a, &Value::dynamic(i.clone()), ci));
+    }
     if v.is_null() {
         return false;
     }
@@ -933,10 +934,12 @@ mod tests {
 
     #[test]
     fn sorting_places_nulls_and_nan() {
-        let mut v = [Value::Real(5.0),
+        let mut v = [
+            Value::Real(5.0),
             Value::Null,
             Value::Real(f64::NAN),
-            Value::Real(-5.0)];
+            Value::Real(-5.0),
+        ];
         v.sort_by(|a, b| sort_cmp(a, b, false, true));
         let shown: Vec<String> = v.iter().map(Value::to_kql_string).collect();
         assert_eq!(shown, vec!["", "NaN", "-5", "5"]);

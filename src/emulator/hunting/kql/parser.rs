@@ -181,12 +181,13 @@ impl Parser {
                 && matches!(
                     w.as_str(),
                     "set" | "declare" | "alias" | "restrict" | "pattern"
-                ) {
-                    return Err(KqlError::unsupported(
-                        self.span(),
-                        &format!("the `{w}` statement"),
-                    ));
-                }
+                )
+            {
+                return Err(KqlError::unsupported(
+                    self.span(),
+                    &format!("the `{w}` statement"),
+                ));
+            }
             break;
         }
         if matches!(self.peek(), Tok::Eof) {
