@@ -218,9 +218,22 @@ pub fn grandparent_of(parent: &str) -> &'static str {
         "svchost.exe" => "services.exe",
         "chrome.exe" | "msedge.exe" | "outlook.exe" | "cmd.exe" | "powershell.exe"
         | "winword.exe" => "explorer.exe",
-        "systemd" => "",
+        "MsMpEng.exe" | "MsSense.exe" | "sqlservr.exe" | "msiexec.exe" | "dns.exe" => {
+            "services.exe"
+        }
+        "WmiPrvSE.exe"
+        | "taskhostw.exe"
+        | "RuntimeBroker.exe"
+        | "backgroundTaskHost.exe"
+        | "SearchProtocolHost.exe"
+        | "CompatTelRunner.exe"
+        | "MpCmdRun.exe"
+        | "wermgr.exe" => "svchost.exe",
+        "lsass.exe" => "wininit.exe",
+        "System" | "systemd" => "",
         "sshd" | "cron" | "nginx" => "systemd",
         "bash" => "sshd",
+        "curl" | "apt" | "python3.10" => "bash",
         _ => "explorer.exe",
     }
 }

@@ -735,9 +735,18 @@ fn process_events(cast: &mut Cast<'_>, rng: &mut Rng, rows: usize) -> Relation {
     b.build()
 }
 
+/// Whether a finding's device and person exist (a `--data` cast may be smaller).
+fn in_cast(world: &World, device: usize, person: usize) -> bool {
+    device < world.devices.len() && person < world.people.len()
+}
+
 fn plant_processes(cast: &mut Cast<'_>, rng: &mut Rng, out: &mut Vec<ProcRow>) {
     let world = cast.world;
     let ps = &world.findings.encoded_powershell;
+    let bad = &world.findings.known_bad_file;
+    if !in_cast(world, ps.device, ps.person) || !in_cast(world, bad.device, bad.person) {
+        return;
+    }
     let user = world
         .people
         .get(ps.person)
@@ -763,7 +772,6 @@ fn plant_processes(cast: &mut Cast<'_>, rng: &mut Rng, out: &mut Vec<ProcRow>) {
             init,
         });
     }
-    let bad = &world.findings.known_bad_file;
     // Executed two minutes after the download.
     let ts = cast.minutes_ago(bad.minutes_ago - 2);
     let mut init = cast.initiator(rng, bad.device, "explorer.exe", Runs::User, ts);
@@ -1029,6 +1037,9 @@ fn network_events(cast: &mut Cast<'_>, rng: &mut Rng, rows: usize) -> Relation {
 fn plant_network(cast: &mut Cast<'_>, rng: &mut Rng, out: &mut Vec<NetRow>) {
     let world = cast.world;
     let ps = &world.findings.encoded_powershell;
+    if !in_cast(world, ps.device, ps.person) {
+        return;
+    }
     for &m in &ps.minutes_ago {
         // The decoded script downloads its payload a few seconds after each launch.
         let ts = cast.minutes_ago(m) + rng.range(3, 9) * TICKS_PER_SECOND;
@@ -1253,7 +1264,7 @@ fn file_events(cast: &mut Cast<'_>, rng: &mut Rng, rows: usize) -> Relation {
             out.push(row);
         }
         let bad = &world.findings.known_bad_file;
-        if bad.device < world.devices.len() {
+        if in_cast(world, bad.device, bad.person) {
             let ts = cast.minutes_ago(bad.minutes_ago);
             let mut init = cast.initiator(rng, bad.device, "msedge.exe", Runs::User, ts);
             init.account = bad.person as u32;
@@ -1451,7 +1462,7 @@ fn logon_events(cast: &mut Cast<'_>, rng: &mut Rng, rows: usize) -> Relation {
             out.push(row);
         }
         let bf = &world.findings.brute_force;
-        if bf.device < world.devices.len() {
+        if in_cast(world, bf.device, bf.person) {
             let start = cast.minutes_ago(bf.minutes_ago);
             let n = i64::from(bf.failed_attempts.max(1));
             for i in 0..=n {
