@@ -358,31 +358,3 @@ pub const SPAM_SUBJECTS: &[&str] = &[
     "Limited offer: 90% off luxury watches",
     "Cheap meds, no prescription",
 ];
-
-/// An alert kind that shows up in the background of the tenant (mostly low-severity noise).
-pub struct AlertKind {
-    pub title: &'static str,
-    pub category: &'static str,
-    pub severity: &'static str,
-    pub service: &'static str,
-    pub detection: &'static str,
-    pub techniques: &'static str,
-    /// The second evidence entity: `User`, `File`, `Ip`, `Url`, `MailMessage`, `Process`.
-    pub entity: &'static str,
-}
-
-pub const MDE: &str = "Microsoft Defender for Endpoint";
-pub const MDO: &str = "Microsoft Defender for Office 365";
-pub const MDI: &str = "Microsoft Defender for Identity";
-pub const MDCA: &str = "Microsoft Defender for Cloud Apps";
-
-/// Background alerts.
-#[rustfmt::skip]
-pub const ALERT_KINDS: &[AlertKind] = &[
-    AlertKind { title: "Potentially unwanted application 'BundleInstaller' was detected", category: "UnwantedSoftware", severity: "Low", service: MDE, detection: "Antivirus", techniques: "[]", entity: "File" },
-    AlertKind { title: "Suspicious Task Scheduler activity", category: "Persistence", severity: "Low", service: MDE, detection: "EDR", techniques: r#"["Scheduled Task/Job (T1053)","Scheduled Task (T1053.005)"]"#, entity: "Process" },
-    AlertKind { title: "Suspicious system owner/user discovery", category: "Discovery", severity: "Informational", service: MDE, detection: "EDR", techniques: r#"["System Owner/User Discovery (T1033)"]"#, entity: "User" },
-    AlertKind { title: "Impossible travel activity", category: "InitialAccess", severity: "Medium", service: MDCA, detection: "Microsoft Defender for Cloud Apps", techniques: r#"["Valid Accounts (T1078)"]"#, entity: "Ip" },
-    AlertKind { title: "Email reported by user as malware or phish", category: "InitialAccess", severity: "Informational", service: MDO, detection: "Microsoft Defender for Office 365", techniques: "[]", entity: "MailMessage" },
-    AlertKind { title: "Connection to a custom network indicator", category: "CommandAndControl", severity: "Informational", service: MDE, detection: "Custom TI", techniques: "[]", entity: "Url" },
-];

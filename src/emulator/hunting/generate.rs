@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::catalog::{
-    self, ALERT_KINDS, DESTINATIONS, DOCUMENTS, EDGES, Edge, Image, MDE, MDI, MDO, Platform, Runs,
-    SENDERS, SPAM_SUBJECTS, SUBJECTS,
+    self, DESTINATIONS, DOCUMENTS, EDGES, Edge, Image, Platform, Runs, SENDERS, SPAM_SUBJECTS,
+    SUBJECTS,
 };
 use super::kql::value::{
     TICKS_PER_DAY, TICKS_PER_HOUR, TICKS_PER_MINUTE, TICKS_PER_SECOND, Value, ticks_from_chrono,
@@ -16,6 +16,10 @@ use super::kql::value::{
 use super::kql::{Column, Relation};
 use super::schema;
 use super::table::{Interner, TableBuilder, pool};
+use crate::emulator::api::model::{
+    Account as ApiAccount, Alert, DetectionSource, EvidenceKind, FileDetails, Incident,
+    ServiceSource,
+};
 use crate::emulator::rng::Rng;
 use crate::emulator::world::{NETBIOS_DOMAIN, TENANT_DOMAIN, World};
 
@@ -525,9 +529,16 @@ fn guid(rng: &mut Rng) -> String {
 }
 
 /// Generate table `name` with `rows` background rows for `world`, or `None` for a table the
-/// emulator does not know.
+/// emulator does not know. The alert tables hold the alerts of `incidents` (the incidents
+/// APIs' data), whatever `rows` is.
 #[must_use]
-pub fn generate(name: &str, world: &World, seed: u64, rows: usize) -> Option<Relation> {
+pub fn generate(
+    name: &str,
+    world: &World,
+    incidents: &[Incident],
+    seed: u64,
+    rows: usize,
+) -> Option<Relation> {
     let mut cast = Cast::new(world);
     let mut rng = Rng::new(seed, &format!("hunting:{name}"));
     Some(match name {
@@ -537,8 +548,8 @@ pub fn generate(name: &str, world: &World, seed: u64, rows: usize) -> Option<Rel
         "DeviceLogonEvents" => logon_events(&mut cast, &mut rng, rows),
         "DeviceInfo" => device_info(&cast, &mut rng, rows),
         "EmailEvents" => email_events(&cast, &mut rng, rows),
-        "AlertInfo" => alert_info(&cast, rows),
-        "AlertEvidence" => alert_evidence(&cast, rows),
+        "AlertInfo" => alert_info(incidents),
+        "AlertEvidence" => alert_evidence(&cast, incidents),
         "IdentityLogonEvents" => identity_logon_events(&cast, &mut rng, rows),
         _ => return None,
     })
@@ -1992,478 +2003,324 @@ fn email_events(cast: &Cast<'_>, rng: &mut Rng, rows: usize) -> Relation {
 
 // ====================================================================== alerts
 
-/// An alert the planted findings raise. The incidents/alerts APIs can use the same ids so a
-/// playbook can pivot from an incident to the hunting tables.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PlantedAlert {
-    pub id: String,
-    pub title: String,
-    pub category: String,
-    pub severity: String,
-    pub service_source: String,
-    pub detection_source: String,
-    pub attack_techniques: String,
-    /// Minutes before the anchor.
-    pub minutes_ago: i64,
-    pub device: Option<usize>,
-    pub person: usize,
+/// The hunting name of a MITRE technique id (`PowerShell (T1059.001)`), as `AttackTechniques`
+/// lists them.
+fn technique(id: &str) -> String {
+    let name = match id {
+        "T1059.001" => "PowerShell",
+        "T1027" => "Obfuscated Files or Information",
+        "T1071.001" => "Web Protocols",
+        "T1105" => "Ingress Tool Transfer",
+        "T1110" => "Brute Force",
+        "T1110.001" => "Password Guessing",
+        "T1110.003" => "Password Spraying",
+        "T1566" => "Phishing",
+        "T1566.001" => "Spearphishing Attachment",
+        "T1566.002" => "Spearphishing Link",
+        "T1053.005" => "Scheduled Task",
+        "T1078" => "Valid Accounts",
+        "T1114.003" => "Email Forwarding Rule",
+        "T1087.002" => "Domain Account",
+        "T1055" => "Process Injection",
+        "T1003.001" => "LSASS Memory",
+        "T1547.001" => "Registry Run Keys / Startup Folder",
+        "T1486" => "Data Encrypted for Impact",
+        _ => return id.to_string(),
+    };
+    format!("{name} ({id})")
 }
 
-fn mde_alert_id(rng: &mut Rng) -> String {
-    format!(
-        "da{}_{}",
-        rng.range(638_000_000_000_000_000, 638_999_999_999_999_999),
-        -rng.range(100_000_000, 2_147_483_647)
-    )
+/// `ServiceSource` as the hunting tables spell it.
+fn service_name(s: ServiceSource) -> &'static str {
+    match s {
+        ServiceSource::Endpoint => "Microsoft Defender for Endpoint",
+        ServiceSource::Identity => "Microsoft Defender for Identity",
+        ServiceSource::CloudApps => "Microsoft Defender for Cloud Apps",
+        ServiceSource::Office365 => "Microsoft Defender for Office 365",
+        ServiceSource::Xdr => "Microsoft Defender XDR",
+        ServiceSource::EntraIdProtection => "Microsoft Entra ID Protection",
+        ServiceSource::Unknown => "",
+    }
 }
 
-/// The alerts the planted findings raise, deterministic for the world.
-#[must_use]
-pub fn planted_alerts(world: &World) -> Vec<PlantedAlert> {
-    let f = &world.findings;
-    let mut rng = Rng::new(world.seed, "hunting:planted-alerts");
-    let newest_ps = f
-        .encoded_powershell
-        .minutes_ago
-        .iter()
-        .copied()
-        .min()
-        .unwrap_or(0);
-    vec![
-        PlantedAlert {
-            id: mde_alert_id(&mut rng),
-            title: "Suspicious PowerShell command line".into(),
-            category: "Execution".into(),
-            severity: "Medium".into(),
-            service_source: MDE.into(),
-            detection_source: "EDR".into(),
-            attack_techniques: r#"["PowerShell (T1059.001)","Obfuscated Files or Information (T1027)"]"#.into(),
-            minutes_ago: newest_ps - 1,
-            device: Some(f.encoded_powershell.device),
-            person: f.encoded_powershell.person,
-        },
-        PlantedAlert {
-            id: mde_alert_id(&mut rng),
-            title: "'Wacatac' malware was detected".into(),
-            category: "Malware".into(),
-            severity: "High".into(),
-            service_source: MDE.into(),
-            detection_source: "Antivirus".into(),
-            attack_techniques: "[]".into(),
-            minutes_ago: f.known_bad_file.minutes_ago - 3,
-            device: Some(f.known_bad_file.device),
-            person: f.known_bad_file.person,
-        },
-        PlantedAlert {
-            id: format!("aa{}", rng.guid()),
-            title: "Suspected Brute Force attack (Kerberos, NTLM)".into(),
-            category: "CredentialAccess".into(),
-            severity: "Medium".into(),
-            service_source: MDI.into(),
-            detection_source: MDI.into(),
-            attack_techniques: r#"["Brute Force (T1110)","Password Guessing (T1110.001)","Password Spraying (T1110.003)"]"#.into(),
-            minutes_ago: f.brute_force.minutes_ago - 11,
-            device: Some(f.brute_force.device),
-            person: f.brute_force.person,
-        },
-        PlantedAlert {
-            id: format!("fa{}", rng.guid()),
-            title: "Email messages containing malicious URL removed after delivery".into(),
-            category: "InitialAccess".into(),
-            severity: "Medium".into(),
-            service_source: MDO.into(),
-            detection_source: MDO.into(),
-            attack_techniques: r#"["Phishing (T1566)","Spearphishing Link (T1566.002)"]"#.into(),
-            minutes_ago: f.phishing.minutes_ago - 25,
-            device: None,
-            person: f.phishing.recipient,
-        },
-    ]
+/// `DetectionSource` as the hunting tables spell it.
+fn detection_name(d: DetectionSource) -> &'static str {
+    match d {
+        DetectionSource::Edr => "EDR",
+        DetectionSource::Antivirus => "Antivirus",
+        DetectionSource::SmartScreen => "SmartScreen",
+        DetectionSource::CustomTi => "Custom TI",
+        DetectionSource::Office365 => "Microsoft Defender for Office 365",
+        DetectionSource::AutomatedInvestigation => "Automated investigation",
+        DetectionSource::CustomDetection => "Custom detection",
+        DetectionSource::Identity => "Microsoft Defender for Identity",
+        DetectionSource::CloudAppSecurity => "Microsoft Defender for Cloud Apps",
+        DetectionSource::Xdr => "Microsoft Defender XDR",
+        DetectionSource::EntraIdProtection => "Microsoft Entra ID Protection",
+        DetectionSource::Manual => "Manual",
+        DetectionSource::Unknown => "",
+    }
 }
 
-/// One alert as both alert tables see it.
-struct AlertRow {
+/// The tenant's alerts, oldest first: the alert tables show exactly the alerts of the incidents
+/// API, so an `AlertId` found by hunting opens with `GET …/alerts_v2/{id}`.
+fn tenant_alerts(incidents: &[Incident]) -> Vec<&Alert> {
+    let mut alerts: Vec<&Alert> = incidents.iter().flat_map(|i| i.alerts.iter()).collect();
+    alerts.sort_by_key(|a| a.created);
+    alerts
+}
+
+fn techniques_json(a: &Alert) -> String {
+    let list: Vec<String> = a.mitre_techniques.iter().map(|t| technique(t)).collect();
+    serde_json::to_string(&list).unwrap_or_else(|_| "[]".into())
+}
+
+fn alert_info(incidents: &[Incident]) -> Relation {
+    let list = tenant_alerts(incidents);
+    let mut b = TableBuilder::new(schema::ALERT_INFO, list.len());
+    b.plain(
+        "Timestamp",
+        list.iter()
+            .map(|a| Value::DateTime(ticks_from_chrono(a.created))),
+    );
+    b.plain("AlertId", list.iter().map(|a| Value::str(&a.id)));
+    b.strings("Title", list.iter().map(|a| a.title.as_str()));
+    b.strings("Category", list.iter().map(|a| a.category.as_str()));
+    b.strings("Severity", list.iter().map(|a| a.severity.defender()));
+    b.strings(
+        "ServiceSource",
+        list.iter().map(|a| service_name(a.service_source)),
+    );
+    b.strings(
+        "DetectionSource",
+        list.iter().map(|a| detection_name(a.detection_source)),
+    );
+    let techniques: Vec<String> = list.iter().map(|a| techniques_json(a)).collect();
+    b.strings("AttackTechniques", techniques.iter().map(String::as_str));
+    b.build()
+}
+
+/// One `AlertEvidence` row, flattened from an evidence entity.
+#[derive(Default)]
+struct EvidenceRow {
     ts: i64,
-    id: String,
-    title: String,
-    category: String,
-    severity: String,
-    service: String,
-    detection: String,
-    techniques: String,
-    evidence: Vec<Evidence>,
-}
-
-/// One evidence entity.
-#[derive(Default, Clone)]
-struct Evidence {
+    alert: usize,
     entity: &'static str,
     role: &'static str,
     direction: &'static str,
-    device: Option<usize>,
-    person: Option<usize>,
-    file: Option<(String, String, String, String, i64)>,
+    file: Option<FileDetails>,
     threat_family: String,
     remote_ip: String,
     remote_url: String,
+    account: Option<ApiAccount>,
+    upn: String,
+    device_id: String,
     message: Option<(String, String)>,
     command_line: String,
     additional: String,
 }
 
-fn alerts(cast: &Cast<'_>, rng: &mut Rng, rows: usize) -> Vec<AlertRow> {
-    let world = cast.world;
+fn evidence_rows(alerts: &[&Alert]) -> Vec<EvidenceRow> {
     let mut out = Vec::new();
-    if world.devices.is_empty() || world.people.is_empty() {
-        return out;
-    }
-    // Each background alert carries two evidence rows, so `rows / 2` alerts fill AlertEvidence
-    // with about `rows` rows.
-    let n = rows.div_ceil(2);
-    for ts in spread_times(rng, n, cast.anchor) {
-        let kind = rng.pick(ALERT_KINDS).unwrap_or(&ALERT_KINDS[0]);
-        let device = rng.below(world.devices.len() as u64) as usize;
-        let person = cast.account_for(Runs::User, device) as usize;
-        let id = if kind.service == MDE {
-            mde_alert_id(rng)
-        } else if kind.service == MDO {
-            format!("fa{}", rng.guid())
-        } else {
-            format!("ca{}", rng.guid())
-        };
-        let machine = Evidence {
-            entity: "Machine",
-            role: "Impacted",
-            device: Some(device),
-            ..Evidence::default()
-        };
-        let second = match kind.entity {
-            "File" => {
-                let name = "BundleInstaller_setup.exe";
-                let (s1, s256, _) = catalog::hashes_of(name);
-                let user = world.people.get(person).map_or("user", |p| p.account_name.as_str());
-                Evidence {
-                    entity: "File",
-                    role: "Impacted",
-                    file: Some((name.into(), format!(r"C:\Users\{user}\Downloads\{name}"), s1, s256, 1_843_200)),
-                    threat_family: "BundleInstaller".into(),
-                    ..Evidence::default()
+    for (i, a) in alerts.iter().enumerate() {
+        for ev in &a.evidence {
+            let has = |r: &str| ev.roles.iter().any(|x| x.eq_ignore_ascii_case(r));
+            let mut row = EvidenceRow {
+                ts: ticks_from_chrono(a.created),
+                alert: i,
+                role: if ev.verdict == "malicious" || ev.verdict == "suspicious" || has("impacted")
+                {
+                    "Impacted"
+                } else {
+                    "Related"
+                },
+                direction: if has("attacker") || has("source") {
+                    "Source"
+                } else if has("destination") {
+                    "Destination"
+                } else {
+                    ""
+                },
+                ..EvidenceRow::default()
+            };
+            match &ev.kind {
+                EvidenceKind::Device { device_id } => {
+                    row.entity = "Machine";
+                    row.device_id.clone_from(device_id);
+                }
+                EvidenceKind::File { file, device_id } => {
+                    row.entity = "File";
+                    row.file = Some(file.clone());
+                    row.threat_family = a.threat_family_name.clone().unwrap_or_default();
+                    row.device_id = device_id.clone().unwrap_or_default();
+                }
+                EvidenceKind::Process {
+                    command_line,
+                    image,
+                    account,
+                    device_id,
+                    ..
+                } => {
+                    row.entity = "Process";
+                    row.command_line.clone_from(command_line);
+                    row.file = Some(image.clone());
+                    row.account = account.clone();
+                    row.device_id = device_id.clone().unwrap_or_default();
+                }
+                EvidenceKind::User { account } => {
+                    row.entity = "User";
+                    row.account = Some(account.clone());
+                }
+                EvidenceKind::Ip { address, .. } => {
+                    row.entity = "Ip";
+                    row.remote_ip.clone_from(address);
+                }
+                EvidenceKind::Url { url } => {
+                    row.entity = "Url";
+                    row.remote_url.clone_from(url);
+                }
+                EvidenceKind::Mailbox {
+                    primary_address,
+                    account,
+                    ..
+                } => {
+                    row.entity = "Mailbox";
+                    row.account = account.clone();
+                    row.upn.clone_from(primary_address);
+                }
+                EvidenceKind::Message {
+                    network_message_id,
+                    subject,
+                    sender_address,
+                    sender_ip,
+                    recipient,
+                    delivery_action,
+                    delivery_location,
+                    ..
+                } => {
+                    row.entity = "MailMessage";
+                    row.message = Some((network_message_id.clone(), subject.clone()));
+                    row.additional = serde_json::json!({
+                        "Sender": sender_address,
+                        "Recipient": recipient,
+                        "SenderIP": sender_ip,
+                        "DeliveryAction": delivery_action,
+                        "DeliveryLocation": delivery_location,
+                    })
+                    .to_string();
                 }
             }
-            "Process" => Evidence {
-                entity: "Process",
-                role: "Related",
-                command_line: r#"schtasks.exe /create /tn "Adobe Updater" /tr "C:\ProgramData\Adobe\updater.exe" /sc daily"#.into(),
-                file: Some(("schtasks.exe".into(), r"C:\Windows\System32\schtasks.exe".into(), catalog::hashes_of("schtasks.exe").0, String::new(), 235_520)),
-                ..Evidence::default()
-            },
-            "Ip" => Evidence {
-                entity: "Ip",
-                role: "Related",
-                direction: "Source",
-                remote_ip: format!("198.18.{}.{}", rng.range(0, 255), rng.range(1, 254)),
-                ..Evidence::default()
-            },
-            "Url" => Evidence {
-                entity: "Url",
-                role: "Related",
-                remote_url: "http://tracker.adatum.example/pixel.gif".into(),
-                ..Evidence::default()
-            },
-            "MailMessage" => Evidence {
-                entity: "MailMessage",
-                role: "Related",
-                message: Some((rng.guid(), "Invoice overdue - please review".into())),
-                ..Evidence::default()
-            },
-            _ => Evidence {
-                entity: "User",
-                role: "Impacted",
-                person: Some(person),
-                ..Evidence::default()
-            },
-        };
-        let second = Evidence {
-            person: second.person.or(Some(person)),
-            ..second
-        };
-        out.push(AlertRow {
-            ts,
-            id,
-            title: kind.title.into(),
-            category: kind.category.into(),
-            severity: kind.severity.into(),
-            service: kind.service.into(),
-            detection: kind.detection.into(),
-            techniques: kind.techniques.into(),
-            evidence: vec![machine, second],
-        });
-    }
-    let f = &world.findings;
-    for (i, a) in planted_alerts(world).into_iter().enumerate() {
-        let mut evidence = Vec::new();
-        if let Some(d) = a.device {
-            evidence.push(Evidence {
-                entity: "Machine",
-                role: "Impacted",
-                device: Some(d),
-                ..Evidence::default()
-            });
+            if row.upn.is_empty() {
+                row.upn = row
+                    .account
+                    .as_ref()
+                    .and_then(|x| x.upn.clone())
+                    .unwrap_or_default();
+            }
+            out.push(row);
         }
-        evidence.push(Evidence {
-            entity: "User",
-            role: "Impacted",
-            person: Some(a.person),
-            ..Evidence::default()
-        });
-        match i {
-            0 => {
-                let ps = cast
-                    .images
-                    .iter()
-                    .find(|im| im.file_name == "powershell.exe");
-                evidence.push(Evidence {
-                    entity: "Process",
-                    role: "Related",
-                    command_line: f.encoded_powershell.command_line.clone(),
-                    file: ps.map(|im| {
-                        (
-                            im.file_name.clone(),
-                            im.folder_path.clone(),
-                            im.sha1.clone(),
-                            im.sha256.clone(),
-                            im.size,
-                        )
-                    }),
-                    person: Some(a.person),
-                    device: a.device,
-                    ..Evidence::default()
-                });
-                evidence.push(Evidence {
-                    entity: "Ip",
-                    role: "Related",
-                    direction: "Destination",
-                    remote_ip: f.encoded_powershell.c2_ip.clone(),
-                    ..Evidence::default()
-                });
-                evidence.push(Evidence {
-                    entity: "Url",
-                    role: "Related",
-                    remote_url: f.encoded_powershell.c2_url.clone(),
-                    ..Evidence::default()
-                });
-            }
-            1 => {
-                let b = &f.known_bad_file;
-                evidence.push(Evidence {
-                    entity: "File",
-                    role: "Impacted",
-                    file: Some((
-                        b.file_name.clone(),
-                        b.folder_path.clone(),
-                        b.sha1.clone(),
-                        b.sha256.clone(),
-                        b.file_size,
-                    )),
-                    threat_family: "Wacatac".into(),
-                    device: a.device,
-                    ..Evidence::default()
-                });
-            }
-            2 => {
-                evidence.push(Evidence {
-                    entity: "Ip",
-                    role: "Related",
-                    direction: "Source",
-                    remote_ip: f.brute_force.source_ip.clone(),
-                    ..Evidence::default()
-                });
-            }
-            _ => {
-                let p = &f.phishing;
-                let recipient = world
-                    .people
-                    .get(p.recipient)
-                    .map_or(String::new(), |x| x.upn.clone());
-                evidence.push(Evidence {
-                    entity: "MailMessage",
-                    role: "Impacted",
-                    message: Some((p.network_message_id.clone(), p.subject.clone())),
-                    additional: serde_json::json!({"Sender": p.sender_address, "Recipient": recipient, "SenderIP": p.sender_ip}).to_string(),
-                    ..Evidence::default()
-                });
-                evidence.push(Evidence {
-                    entity: "Url",
-                    role: "Related",
-                    remote_url: p.url.clone(),
-                    ..Evidence::default()
-                });
-            }
-        }
-        out.push(AlertRow {
-            ts: cast.minutes_ago(a.minutes_ago),
-            id: a.id,
-            title: a.title,
-            category: a.category,
-            severity: a.severity,
-            service: a.service_source,
-            detection: a.detection_source,
-            techniques: a.attack_techniques,
-            evidence,
-        });
     }
-    out.sort_by_key(|a| a.ts);
     out
 }
 
-fn alert_info(cast: &Cast<'_>, rows: usize) -> Relation {
-    // Both alert tables draw the same alerts from one stream, so their ids match.
-    let list = alerts(cast, &mut Rng::new(cast.world.seed, "hunting:alerts"), rows);
-    let mut b = TableBuilder::new(schema::ALERT_INFO, list.len());
-    b.plain("Timestamp", list.iter().map(|a| Value::DateTime(a.ts)));
-    b.plain("AlertId", list.iter().map(|a| Value::str(&a.id)));
-    b.strings("Title", list.iter().map(|a| a.title.as_str()));
-    b.strings("Category", list.iter().map(|a| a.category.as_str()));
-    b.strings("Severity", list.iter().map(|a| a.severity.as_str()));
-    b.strings("ServiceSource", list.iter().map(|a| a.service.as_str()));
-    b.strings("DetectionSource", list.iter().map(|a| a.detection.as_str()));
-    b.strings(
-        "AttackTechniques",
-        list.iter().map(|a| a.techniques.as_str()),
-    );
-    b.build()
-}
-
-fn alert_evidence(cast: &Cast<'_>, rows: usize) -> Relation {
-    let list = alerts(cast, &mut Rng::new(cast.world.seed, "hunting:alerts"), rows);
+fn alert_evidence(cast: &Cast<'_>, incidents: &[Incident]) -> Relation {
+    let alerts = tenant_alerts(incidents);
+    let rows = evidence_rows(&alerts);
     let world = cast.world;
-    let rows: Vec<(&AlertRow, &Evidence)> = list
-        .iter()
-        .flat_map(|a| a.evidence.iter().map(move |e| (a, e)))
-        .collect();
+    let alert = |r: &EvidenceRow| alerts[r.alert];
     let mut b = TableBuilder::new(schema::ALERT_EVIDENCE, rows.len());
-    b.plain("Timestamp", rows.iter().map(|(a, _)| Value::DateTime(a.ts)));
-    b.strings("AlertId", rows.iter().map(|(a, _)| a.id.as_str()));
-    b.strings("Title", rows.iter().map(|(a, _)| a.title.as_str()));
-    b.strings(
-        "Categories",
-        rows.iter()
-            .map(|(a, _)| a.category.as_str())
-            .map(|c| match c {
-                "Execution" => r#"["Execution"]"#,
-                "Malware" => r#"["Malware"]"#,
-                "CredentialAccess" => r#"["CredentialAccess"]"#,
-                "InitialAccess" => r#"["InitialAccess"]"#,
-                "Persistence" => r#"["Persistence"]"#,
-                "Discovery" => r#"["Discovery"]"#,
-                "UnwantedSoftware" => r#"["UnwantedSoftware"]"#,
-                "CommandAndControl" => r#"["CommandAndControl"]"#,
-                _ => "[]",
-            }),
-    );
-    b.strings(
-        "AttackTechniques",
-        rows.iter().map(|(a, _)| a.techniques.as_str()),
-    );
+    b.plain("Timestamp", rows.iter().map(|r| Value::DateTime(r.ts)));
+    b.strings("AlertId", rows.iter().map(|r| alert(r).id.as_str()));
+    b.strings("Title", rows.iter().map(|r| alert(r).title.as_str()));
+    let categories: Vec<String> = rows
+        .iter()
+        .map(|r| serde_json::json!([alert(r).category]).to_string())
+        .collect();
+    b.strings("Categories", categories.iter().map(String::as_str));
+    let techniques: Vec<String> = rows.iter().map(|r| techniques_json(alert(r))).collect();
+    b.strings("AttackTechniques", techniques.iter().map(String::as_str));
     b.strings(
         "ServiceSource",
-        rows.iter().map(|(a, _)| a.service.as_str()),
+        rows.iter().map(|r| service_name(alert(r).service_source)),
     );
     b.strings(
         "DetectionSource",
-        rows.iter().map(|(a, _)| a.detection.as_str()),
-    );
-    b.strings("EntityType", rows.iter().map(|(_, e)| e.entity));
-    b.strings("EvidenceRole", rows.iter().map(|(_, e)| e.role));
-    b.strings("EvidenceDirection", rows.iter().map(|(_, e)| e.direction));
-    let file = |f: fn(&(String, String, String, String, i64)) -> &str| {
         rows.iter()
-            .map(move |(_, e)| e.file.as_ref().map_or("", f))
-            .collect::<Vec<&str>>()
+            .map(|r| detection_name(alert(r).detection_source)),
+    );
+    b.strings("EntityType", rows.iter().map(|r| r.entity));
+    b.strings("EvidenceRole", rows.iter().map(|r| r.role));
+    b.strings("EvidenceDirection", rows.iter().map(|r| r.direction));
+    let file = |f: fn(&FileDetails) -> String| {
+        rows.iter()
+            .map(move |r| r.file.as_ref().map_or_else(String::new, f))
+            .collect::<Vec<String>>()
     };
-    b.strings("FileName", file(|f| f.0.as_str()).into_iter());
-    b.strings("FolderPath", file(|f| f.1.as_str()).into_iter());
-    b.strings("SHA1", file(|f| f.2.as_str()).into_iter());
-    b.strings("SHA256", file(|f| f.3.as_str()).into_iter());
+    let names = file(|f| f.file_name.clone());
+    let folders = file(|f| {
+        // The device tables' FolderPath includes the file name; keep them joinable.
+        let sep = if f.file_path.starts_with('/') {
+            "/"
+        } else {
+            "\\"
+        };
+        if f.file_path.is_empty() {
+            f.file_name.clone()
+        } else {
+            format!(
+                "{}{sep}{}",
+                f.file_path.trim_end_matches(['\\', '/']),
+                f.file_name
+            )
+        }
+    });
+    let sha1 = file(|f| f.sha1.clone().unwrap_or_default());
+    let sha256 = file(|f| f.sha256.clone().unwrap_or_default());
+    b.strings("FileName", names.iter().map(String::as_str));
+    b.strings("FolderPath", folders.iter().map(String::as_str));
+    b.strings("SHA1", sha1.iter().map(String::as_str));
+    b.strings("SHA256", sha256.iter().map(String::as_str));
     b.plain(
         "FileSize",
-        rows.iter()
-            .map(|(_, e)| e.file.as_ref().map_or(Value::Null, |f| Value::Long(f.4))),
+        rows.iter().map(|r| {
+            r.file
+                .as_ref()
+                .and_then(|f| f.file_size)
+                .map_or(Value::Null, Value::Long)
+        }),
     );
     b.strings(
         "ThreatFamily",
-        rows.iter().map(|(_, e)| e.threat_family.as_str()),
+        rows.iter().map(|r| r.threat_family.as_str()),
     );
-    b.strings("RemoteIP", rows.iter().map(|(_, e)| e.remote_ip.as_str()));
-    b.strings("RemoteUrl", rows.iter().map(|(_, e)| e.remote_url.as_str()));
-    let person = |e: &Evidence| e.person.and_then(|p| world.people.get(p));
-    let user_entity = |e: &Evidence| matches!(e.entity, "User" | "Process");
-    b.strings(
-        "AccountName",
-        rows.iter().map(|(_, e)| {
-            if user_entity(e) {
-                person(e).map_or("", |p| p.account_name.as_str())
-            } else {
-                ""
-            }
-        }),
-    );
-    b.strings(
-        "AccountDomain",
-        rows.iter().map(|(_, e)| {
-            if user_entity(e) && person(e).is_some() {
-                TENANT_DOMAIN
-            } else {
-                ""
-            }
-        }),
-    );
-    b.strings(
-        "AccountSid",
-        rows.iter().map(|(_, e)| {
-            if user_entity(e) {
-                person(e).map_or("", |p| p.sid.as_str())
-            } else {
-                ""
-            }
-        }),
-    );
-    b.strings(
-        "AccountObjectId",
-        rows.iter().map(|(_, e)| {
-            if user_entity(e) {
-                person(e).map_or("", |p| p.object_id.as_str())
-            } else {
-                ""
-            }
-        }),
-    );
-    b.strings(
-        "AccountUpn",
-        rows.iter().map(|(_, e)| {
-            if user_entity(e) {
-                person(e).map_or("", |p| p.upn.as_str())
-            } else {
-                ""
-            }
-        }),
-    );
-    let device = |e: &Evidence| e.device.and_then(|d| world.devices.get(d));
-    b.strings(
-        "DeviceId",
+    b.strings("RemoteIP", rows.iter().map(|r| r.remote_ip.as_str()));
+    b.strings("RemoteUrl", rows.iter().map(|r| r.remote_url.as_str()));
+    let acct = |f: fn(&ApiAccount) -> Option<String>| {
         rows.iter()
-            .map(|(_, e)| device(e).map_or("", |d| d.id.as_str())),
-    );
+            .map(move |r| r.account.as_ref().and_then(f).unwrap_or_default())
+            .collect::<Vec<String>>()
+    };
+    let an = acct(|a| Some(a.account_name.clone()));
+    let ad = acct(|a| a.domain_name.clone());
+    let asid = acct(|a| a.sid.clone());
+    let aoid = acct(|a| a.aad_user_id.clone());
+    b.strings("AccountName", an.iter().map(String::as_str));
+    b.strings("AccountDomain", ad.iter().map(String::as_str));
+    b.strings("AccountSid", asid.iter().map(String::as_str));
+    b.strings("AccountObjectId", aoid.iter().map(String::as_str));
+    b.strings("AccountUpn", rows.iter().map(|r| r.upn.as_str()));
+    let device = |r: &EvidenceRow| world.devices.iter().find(|d| d.id == r.device_id);
+    b.strings("DeviceId", rows.iter().map(|r| r.device_id.as_str()));
     b.strings(
         "DeviceName",
         rows.iter()
-            .map(|(_, e)| device(e).map_or("", |d| d.name.as_str())),
+            .map(|r| device(r).map_or("", |d| d.name.as_str())),
     );
     b.strings(
         "LocalIP",
-        rows.iter().map(|(_, e)| {
-            if e.entity == "Machine" {
-                device(e).map_or("", |d| d.ip_address.as_str())
+        rows.iter().map(|r| {
+            if r.entity == "Machine" {
+                device(r).map_or("", |d| d.ip_address.as_str())
             } else {
                 ""
             }
@@ -2472,23 +2329,25 @@ fn alert_evidence(cast: &Cast<'_>, rows: usize) -> Relation {
     b.strings(
         "NetworkMessageId",
         rows.iter()
-            .map(|(_, e)| e.message.as_ref().map_or("", |m| m.0.as_str())),
+            .map(|r| r.message.as_ref().map_or("", |m| m.0.as_str())),
     );
     b.strings(
         "EmailSubject",
         rows.iter()
-            .map(|(_, e)| e.message.as_ref().map_or("", |m| m.1.as_str())),
+            .map(|r| r.message.as_ref().map_or("", |m| m.1.as_str())),
     );
-    b.plain("ApplicationId", rows.iter().map(|_| Value::Null));
     b.strings(
         "ProcessCommandLine",
-        rows.iter().map(|(_, e)| e.command_line.as_str()),
+        rows.iter().map(|r| r.command_line.as_str()),
     );
     b.strings(
         "AdditionalFields",
-        rows.iter().map(|(_, e)| e.additional.as_str()),
+        rows.iter().map(|r| r.additional.as_str()),
     );
-    b.strings("Severity", rows.iter().map(|(a, _)| a.severity.as_str()));
+    b.strings(
+        "Severity",
+        rows.iter().map(|r| alert(r).severity.defender()),
+    );
     b.build()
 }
 
@@ -2752,6 +2611,14 @@ mod tests {
         World::generate(7, anchor)
     }
 
+    fn incidents(w: &World) -> Vec<Incident> {
+        crate::emulator::api::generate::generate(w)
+    }
+
+    fn generate(name: &str, w: &World, seed: u64, rows: usize) -> Option<Relation> {
+        super::generate(name, w, &incidents(w), seed, rows)
+    }
+
     fn col(r: &Relation, name: &str) -> usize {
         r.index_of(name).unwrap()
     }
@@ -2762,8 +2629,8 @@ mod tests {
         for (name, cols) in schema::TABLES {
             let r = generate(name, &w, 7, 300).unwrap();
             assert_eq!(r.schema.len(), cols.len(), "{name}");
-            // AlertInfo holds half as many alerts (two evidence rows each).
-            let expected = if *name == "AlertInfo" { 150 } else { 290 };
+            // The alert tables hold the incidents' alerts, whatever `rows` is.
+            let expected = if name.starts_with("Alert") { 40 } else { 290 };
             assert!(r.len() >= expected, "{name}: {}", r.len());
             for (i, (c, t)) in cols.iter().enumerate() {
                 assert_eq!(&*r.schema[i].name, *c);
@@ -2829,22 +2696,39 @@ mod tests {
             mail.get(0, col(&mail, "ThreatTypes")).as_str(),
             Some("Phish")
         );
-        assert_eq!(generate("AlertInfo", &w, 7, 0).unwrap().len(), 4);
         assert_eq!(generate("DeviceFileEvents", &w, 7, 0).unwrap().len(), 1);
     }
 
     #[test]
-    fn alert_tables_share_alert_ids() {
+    fn alert_tables_hold_the_incidents_alerts() {
         let w = world();
+        let incidents = incidents(&w);
         let info = generate("AlertInfo", &w, 7, 100).unwrap();
         let ev = generate("AlertEvidence", &w, 7, 100).unwrap();
+        let api_ids: std::collections::HashSet<String> = incidents
+            .iter()
+            .flat_map(|i| i.alerts.iter().map(|a| a.id.clone()))
+            .collect();
         let ids: std::collections::HashSet<String> = (0..info.len())
             .map(|r| info.get(r, 1).to_kql_string())
             .collect();
-        assert_eq!(info.len(), 54);
+        assert_eq!(ids, api_ids);
         assert!((0..ev.len()).all(|r| ids.contains(&ev.get(r, 1).to_kql_string())));
-        let planted = planted_alerts(&w);
-        assert!(planted.iter().all(|a| ids.contains(&a.id)));
-        assert!(planted[0].id.starts_with("da"));
+        let entity = col(&ev, "EntityType");
+        let kinds: std::collections::HashSet<String> = (0..ev.len())
+            .map(|r| ev.get(r, entity).to_kql_string())
+            .collect();
+        for k in [
+            "Machine",
+            "User",
+            "File",
+            "Process",
+            "Ip",
+            "Url",
+            "MailMessage",
+        ] {
+            assert!(kinds.contains(k), "{k} missing from {kinds:?}");
+        }
+        assert!(technique("T1059.001") == "PowerShell (T1059.001)");
     }
 }

@@ -20,11 +20,10 @@ use axum::Router;
 use self::kql::value::{TICKS_PER_DAY, ticks_from_chrono};
 use self::kql::{Catalog, ColumnDef, Env, KqlError, Relation, TableSource};
 use self::schema::ColumnSpec;
+use super::api::model::Incident;
 use super::state::EmuState;
 use super::world::World;
 use super::{EmuError, EmulatorConfig};
-
-pub use generate::{PlantedAlert, planted_alerts};
 
 /// The service limits the emulator enforces on hunting queries. Defaults are the documented
 /// API limits; tests shrink them.
@@ -66,6 +65,8 @@ pub struct HuntingStore {
     anchor: i64,
     started: Instant,
     slots: Vec<Slot>,
+    /// The tenant's incidents, whose alerts fill `AlertInfo` and `AlertEvidence`.
+    incidents: Vec<Incident>,
 }
 
 impl std::fmt::Debug for HuntingStore {
@@ -132,7 +133,9 @@ impl HuntingStore {
                 let _ = slot.rows.set(Arc::new(rel));
             }
         }
+        let incidents = super::api::tenant_incidents(config, world)?;
         Ok(HuntingStore {
+            incidents,
             world: world.clone(),
             seed: config.seed,
             rows: config.rows,
@@ -162,7 +165,7 @@ impl HuntingStore {
     pub fn table(&self, name: &str) -> Option<Arc<Relation>> {
         let slot = self.slots.iter().find(|s| s.name == name)?;
         let rel = slot.rows.get_or_init(|| {
-            let rel = generate::generate(name, &self.world, self.seed, self.rows)
+            let rel = generate::generate(name, &self.world, &self.incidents, self.seed, self.rows)
                 .unwrap_or_else(|| table::TableBuilder::new(slot.schema, 0).build());
             Arc::new(rel)
         });
