@@ -694,3 +694,27 @@ async fn hundred_thousand_rows_twelve_columns() {
         timings[0], timings[1], timings[2]
     );
 }
+
+#[tokio::test]
+async fn example_tenant_file_feeds_the_hunting_tables() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples/tenant.yaml");
+    let data = huntbook::emulator::data::load(&path).unwrap();
+    let emu = Emu::new(EmulatorConfig {
+        data: Some(data),
+        ..config(100)
+    });
+    let rows = emu
+        .rows("DeviceProcessEvents | where ProcessCommandLine has '-enc' | project DeviceName, AccountName, InitiatingProcessFileName")
+        .await;
+    assert_eq!(
+        rows,
+        vec![
+            json!({"DeviceName": "ws-101.corp.contoso.example", "AccountName": "jdoe", "InitiatingProcessFileName": "WINWORD.EXE"})
+        ]
+    );
+    // The file's incidents are the alert tables' alerts.
+    let alerts = emu
+        .rows("AlertInfo | where Title == 'Suspicious PowerShell command line' | count")
+        .await;
+    assert_eq!(alerts[0]["Count"], 2);
+}
