@@ -1120,6 +1120,7 @@ fn file_events(cast: &mut Cast<'_>, rng: &mut Rng, rows: usize) -> Relation {
         .position(|d| d.name.starts_with("srv-file"));
     if !world.devices.is_empty() && !world.people.is_empty() {
         let times = spread_times(rng, rows, cast.anchor);
+        let mut hash_cache: HashMap<String, (String, String, String)> = HashMap::new();
         let downloads: &[(&str, &str)] = &[
             (
                 "https://github.com/contoso/tools/releases/download/v2.3/tools-2.3.zip",
@@ -1202,7 +1203,7 @@ fn file_events(cast: &mut Cast<'_>, rng: &mut Rng, rows: usize) -> Relation {
                     ("System", Runs::System)
                 }
                 Platform::WindowsServer | Platform::Workstation if roll < 30 => {
-                    let name = format!("{}.tmp", rng.hex(8).to_uppercase());
+                    let name = format!("TMP{:04X}.tmp", rng.below(512) * 97 % 65_536);
                     row.folder = format!(r"C:\Windows\Temp\{name}");
                     row.name = name;
                     row.action = *rng
@@ -1269,7 +1270,11 @@ fn file_events(cast: &mut Cast<'_>, rng: &mut Rng, rows: usize) -> Relation {
                     ("explorer.exe", Runs::User)
                 }
             };
-            row.hashes = catalog::hashes_of(&row.name);
+            // Few distinct names, many rows: digest each name once.
+            row.hashes = hash_cache
+                .entry(row.name.clone())
+                .or_insert_with(|| catalog::hashes_of(&row.name))
+                .clone();
             row.size = 4_096 + (rng.below(4_000_000) as i64);
             row.init = cast.initiator(rng, device, image, runs, ts);
             out.push(row);
