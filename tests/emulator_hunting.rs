@@ -389,12 +389,15 @@ async fn query_errors_are_400_in_each_family_shape() {
     );
     assert!(body["error"]["innerError"]["request-id"].is_string());
     let (status, body) = emu
-        .post(DEFENDER, json!({"Query": "DeviceProcessEvents | join kind=inner (DeviceNetworkEvents) on DeviceId"}))
+        .post(
+            DEFENDER,
+            json!({"Query": "DeviceProcessEvents | evaluate bag_unpack(AdditionalFields)"}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
         body["error"]["message"],
-        "operator `join` is not supported by the huntbook emulator on line [1,23]"
+        "operator `evaluate` is not supported by the huntbook emulator on line [1,23]"
     );
     assert!(body["error"]["target"].is_string());
     let (_, body) = emu
@@ -741,4 +744,55 @@ async fn example_tenant_file_feeds_the_hunting_tables() {
         .rows("AlertInfo | where Title == 'Suspicious PowerShell command line' | count")
         .await;
     assert_eq!(alerts[0]["Count"], 2);
+}
+
+#[tokio::test]
+async fn cross_table_joins_and_unions() {
+    let emu = Emu::new(config(1500));
+    let f = emu.world().findings.encoded_powershell.clone();
+    let rows = emu
+        .rows(
+            "DeviceProcessEvents
+             | where FileName =~ 'powershell.exe' and ProcessCommandLine has '-enc'
+             | join kind=inner (DeviceNetworkEvents | where InitiatingProcessFileName =~ 'powershell.exe') on DeviceId
+             | distinct DeviceName, RemoteIP",
+        )
+        .await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["RemoteIP"], f.c2_ip.as_str());
+    let alerts = emu
+        .rows(
+            "AlertInfo
+             | where Severity == 'High'
+             | join kind=inner (AlertEvidence | where EntityType == 'File') on AlertId
+             | project Title, FileName, SHA256",
+        )
+        .await;
+    let bad = &emu.world().findings.known_bad_file;
+    assert!(
+        alerts.iter().any(|r| r["SHA256"] == bad.sha256.as_str()),
+        "{alerts:?}"
+    );
+    let union = emu
+        .rows(&format!(
+            "union withsource=Table DeviceLogonEvents, IdentityLogonEvents
+             | where RemoteIP == '{ip}' or IPAddress == '{ip}'
+             | summarize count() by Table",
+            ip = emu.world().findings.brute_force.source_ip
+        ))
+        .await;
+    assert_eq!(
+        union,
+        vec![
+            json!({"Table": "DeviceLogonEvents", "count_": 49}),
+            json!({"Table": "IdentityLogonEvents", "count_": 49})
+        ]
+    );
+    let techniques = emu
+        .rows("AlertInfo | mv-expand Technique = todynamic(AttackTechniques) to typeof(string) | where Technique has 'T1059' | distinct Title")
+        .await;
+    assert_eq!(
+        techniques,
+        vec![json!({"Title": "Suspicious PowerShell command line"})]
+    );
 }

@@ -55,6 +55,77 @@ pub enum Source {
     },
     /// `( tabular )`.
     Paren(Box<Tabular>),
+    /// `union [kind=…] [withsource=…] A, (B | …), …`.
+    Union(Union),
+}
+
+/// The legs and parameters of `union`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Union {
+    /// `kind=inner`: only the columns every leg has.
+    pub inner: bool,
+    /// `withsource=Name`: a first column naming each row's leg.
+    pub with_source: Option<Ident>,
+    /// `isfuzzy=true`: legs that do not resolve are skipped.
+    pub fuzzy: bool,
+    pub legs: Vec<UnionLeg>,
+    pub span: Span,
+}
+
+/// One leg of `union`: a table (possibly a wildcard such as `Device*`) or a sub-query.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UnionLeg {
+    Name(Ident),
+    Query(Box<Tabular>),
+}
+
+/// `join` flavours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinKind {
+    InnerUnique,
+    Inner,
+    LeftOuter,
+    RightOuter,
+    FullOuter,
+    LeftSemi,
+    RightSemi,
+    LeftAnti,
+    RightAnti,
+}
+
+impl JoinKind {
+    /// The flavour named `kind=…` (with the documented aliases).
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<JoinKind> {
+        Some(match name {
+            "innerunique" => JoinKind::InnerUnique,
+            "inner" => JoinKind::Inner,
+            "leftouter" => JoinKind::LeftOuter,
+            "rightouter" => JoinKind::RightOuter,
+            "fullouter" => JoinKind::FullOuter,
+            "leftsemi" => JoinKind::LeftSemi,
+            "rightsemi" => JoinKind::RightSemi,
+            "leftanti" | "anti" | "leftantisemi" => JoinKind::LeftAnti,
+            "rightanti" | "rightantisemi" => JoinKind::RightAnti,
+            _ => return None,
+        })
+    }
+}
+
+/// One equality of a `join … on` clause (`on Key` has the same name on both sides).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JoinKey {
+    pub left: Ident,
+    pub right: Ident,
+}
+
+/// One expanded column of `mv-expand`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MvItem {
+    pub name: Option<Ident>,
+    pub expr: Expr,
+    /// `to typeof(T)`.
+    pub to: Option<Type>,
 }
 
 /// One `| operator …` with the operator keyword's span.
@@ -96,6 +167,20 @@ pub enum Op {
     Render,
     /// `getschema`.
     GetSchema,
+    /// `union` with the input as the first leg.
+    Union(Union),
+    Join {
+        kind: JoinKind,
+        right: Box<Tabular>,
+        on: Vec<JoinKey>,
+    },
+    MvExpand {
+        items: Vec<MvItem>,
+        /// `kind=array`: bag slots become `[key, value]` pairs instead of `{key: value}` bags.
+        bag_as_array: bool,
+        item_index: Option<Ident>,
+        limit: Option<Expr>,
+    },
 }
 
 /// `project-reorder` column order.

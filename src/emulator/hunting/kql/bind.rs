@@ -10,8 +10,8 @@ use regex::Regex;
 
 use super::aggregates::{self, AggKind, BAgg};
 use super::ast::{
-    BinOp, Expr, ExprKind, Ident, LetValue, NamedExpr, Op, PipeOp, Query, ReorderOrder, SortKey,
-    Source, StrOp, Tabular,
+    BinOp, Expr, ExprKind, Ident, JoinKey, JoinKind, LetValue, MvItem, NamedExpr, Op, PipeOp,
+    Query, ReorderOrder, SortKey, Source, StrOp, Tabular, Union, UnionLeg,
 };
 use super::error::{ErrorKind, KqlError, Span};
 use super::eval;
@@ -184,6 +184,59 @@ pub enum PlanOp {
     Count,
     /// Replace the rows with a result known at bind time (`getschema`).
     Replace(Relation),
+    Union(Box<UnionPlan>),
+    Join(Box<JoinPlan>),
+    MvExpand(Box<MvExpandPlan>),
+}
+
+/// One leg of a bound `union`.
+#[derive(Debug, Clone)]
+pub struct UnionLegPlan {
+    /// `None`: the operator's input.
+    pub plan: Option<Plan>,
+    /// For each output column, the leg's column (or `None`: nulls).
+    pub map: Vec<Option<usize>>,
+    /// The `withsource=` value of the leg's rows.
+    pub name: String,
+}
+
+/// A bound `union`.
+#[derive(Debug, Clone)]
+pub struct UnionPlan {
+    pub legs: Vec<UnionLegPlan>,
+    /// Whether the first output column is the `withsource=` column.
+    pub with_source: bool,
+    pub schema: Vec<ColumnDef>,
+}
+
+/// A bound `join`.
+#[derive(Debug, Clone)]
+pub struct JoinPlan {
+    pub kind: JoinKind,
+    pub right: Plan,
+    pub left_keys: Vec<usize>,
+    pub right_keys: Vec<usize>,
+    pub schema: Vec<ColumnDef>,
+}
+
+/// One expanded column of a bound `mv-expand`.
+#[derive(Debug, Clone)]
+pub struct MvColumn {
+    pub expr: BExpr,
+    /// Replace this input column, or append.
+    pub replace: Option<usize>,
+    /// `to typeof(T)`.
+    pub to: Option<Type>,
+}
+
+/// A bound `mv-expand`.
+#[derive(Debug, Clone)]
+pub struct MvExpandPlan {
+    pub columns: Vec<MvColumn>,
+    pub bag_as_array: bool,
+    pub item_index: bool,
+    pub limit: usize,
+    pub schema: Vec<ColumnDef>,
 }
 
 /// What the binder needs to know about tables.
@@ -227,6 +280,9 @@ pub struct Binder<'a> {
     scalars: HashMap<String, (Value, Type)>,
     tabulars: HashMap<String, Plan>,
     names: DefaultNames,
+    /// The table name of the current operator's input, when it is a bare table (for
+    /// `union withsource=`).
+    input_name: Option<String>,
 }
 
 /// State of the aggregate part of a `summarize` while its expressions are bound.
@@ -254,6 +310,7 @@ impl<'a> Binder<'a> {
             scalars: HashMap::new(),
             tabulars: HashMap::new(),
             names: DefaultNames::default(),
+            input_name: None,
         }
     }
 
@@ -296,9 +353,23 @@ impl<'a> Binder<'a> {
     }
 
     fn bind_tabular(&mut self, t: &Tabular) -> Result<Plan, KqlError> {
-        let (source, mut schema) = self.bind_source(&t.source)?;
-        let mut ops = Vec::new();
+        let (source, mut schema, mut ops) = match &t.source {
+            Source::Union(u) => {
+                let (op, schema) = self.bind_union(u, None)?;
+                let source = PlanSource::Rows(Relation::empty_rows(0));
+                (source, schema, vec![op])
+            }
+            other => {
+                let (source, schema) = self.bind_source(other)?;
+                (source, schema, Vec::new())
+            }
+        };
+        let source_name = match &t.source {
+            Source::Name(id) => Some(id.name.clone()),
+            _ => None,
+        };
         for (i, op) in t.ops.iter().enumerate() {
+            self.input_name = if i == 0 { source_name.clone() } else { None };
             if matches!(op.op, Op::Render) {
                 if i + 1 != t.ops.len() {
                     return Err(KqlError::semantic(
@@ -358,6 +429,14 @@ impl<'a> Binder<'a> {
             }
             Source::Paren(inner) => {
                 let plan = self.bind_tabular(inner)?;
+                let schema = plan.schema.clone();
+                Ok((PlanSource::Sub(Box::new(plan)), schema))
+            }
+            Source::Union(u) => {
+                let plan = self.bind_tabular(&Tabular {
+                    source: Source::Union(u.clone()),
+                    ops: Vec::new(),
+                })?;
                 let schema = plan.schema.clone();
                 Ok((PlanSource::Sub(Box::new(plan)), schema))
             }
@@ -603,7 +682,271 @@ impl<'a> Binder<'a> {
                 Ok((vec![PlanOp::Replace(rel)], schema))
             }
             Op::Render => keep(Vec::new()),
+            Op::Union(u) => {
+                let (op, schema) = self.bind_union(u, Some(input))?;
+                Ok((vec![op], schema))
+            }
+            Op::Join { kind, right, on } => self.bind_join(*kind, right, on, input),
+            Op::MvExpand {
+                items,
+                bag_as_array,
+                item_index,
+                limit,
+            } => self.bind_mv_expand(
+                items,
+                *bag_as_array,
+                item_index.as_ref(),
+                limit.as_ref(),
+                input,
+            ),
         }
+    }
+
+    /// Bind `union`; `input` is the piped input, the first leg, when used as an operator.
+    fn bind_union(
+        &mut self,
+        u: &Union,
+        input: Option<&[ColumnDef]>,
+    ) -> Result<(PlanOp, Vec<ColumnDef>), KqlError> {
+        let mut legs: Vec<(Option<Plan>, Vec<ColumnDef>, String)> = Vec::new();
+        if let Some(cols) = input {
+            let name = self
+                .input_name
+                .clone()
+                .unwrap_or_else(|| "union_arg0".into());
+            legs.push((None, cols.to_vec(), name));
+        }
+        for leg in &u.legs {
+            match leg {
+                UnionLeg::Query(q) => {
+                    let plan = self.bind_tabular(q)?;
+                    let schema = plan.schema.clone();
+                    let name = format!("union_arg{}", legs.len());
+                    legs.push((Some(plan), schema, name));
+                }
+                UnionLeg::Name(id) if id.name.contains('*') => {
+                    let mut matched = 0;
+                    for table in self.catalog.table_names() {
+                        if wildcard_match(&id.name, &table) {
+                            let plan = self.bind_tabular(&Tabular {
+                                source: Source::Name(Ident {
+                                    name: table.clone(),
+                                    span: id.span,
+                                }),
+                                ops: Vec::new(),
+                            })?;
+                            let schema = plan.schema.clone();
+                            legs.push((Some(plan), schema, table));
+                            matched += 1;
+                        }
+                    }
+                    if matched == 0 && !u.fuzzy {
+                        return Err(KqlError::semantic(
+                            id.span,
+                            format!("'{}' matches no emulated table", id.name),
+                        ));
+                    }
+                }
+                UnionLeg::Name(id) => {
+                    let bound = self.bind_tabular(&Tabular {
+                        source: Source::Name(id.clone()),
+                        ops: Vec::new(),
+                    });
+                    match bound {
+                        Ok(plan) => {
+                            let schema = plan.schema.clone();
+                            legs.push((Some(plan), schema, id.name.clone()));
+                        }
+                        Err(_) if u.fuzzy => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+        if legs.is_empty() {
+            return Err(KqlError::semantic(
+                u.span,
+                "no leg of 'union' could be resolved",
+            ));
+        }
+        // Columns by (name, type) in first-seen order; `kind=inner` keeps the common ones.
+        let mut columns: Vec<(String, Type)> = Vec::new();
+        for (_, schema, _) in &legs {
+            for c in schema {
+                let key = (c.name.to_string(), c.ty);
+                if !columns.contains(&key) {
+                    columns.push(key);
+                }
+            }
+        }
+        if u.inner {
+            columns.retain(|(n, t)| {
+                legs.iter()
+                    .all(|(_, schema, _)| schema.iter().any(|c| *c.name == **n && c.ty == *t))
+            });
+        }
+        let mut out: Vec<ColumnDef> = Vec::new();
+        if let Some(ws) = &u.with_source {
+            out.push(ColumnDef::new(&ws.name, Type::String));
+        }
+        for (name, ty) in &columns {
+            // A name seen with several types becomes one column per type: `x_long`, `x_string`.
+            let several = columns.iter().filter(|(n, _)| n == name).count() > 1;
+            let wanted = if several {
+                format!("{name}_{}", ty.kql_name())
+            } else {
+                name.clone()
+            };
+            let unique = unique_name(&wanted, &names_of(&out));
+            out.push(ColumnDef::new(&unique, *ty));
+        }
+        let plans = legs
+            .into_iter()
+            .map(|(plan, schema, name)| UnionLegPlan {
+                plan,
+                map: columns
+                    .iter()
+                    .map(|(n, t)| schema.iter().position(|c| *c.name == **n && c.ty == *t))
+                    .collect(),
+                name,
+            })
+            .collect();
+        let plan = UnionPlan {
+            legs: plans,
+            with_source: u.with_source.is_some(),
+            schema: out.clone(),
+        };
+        Ok((PlanOp::Union(Box::new(plan)), out))
+    }
+
+    fn bind_join(
+        &mut self,
+        kind: JoinKind,
+        right: &Tabular,
+        on: &[JoinKey],
+        input: &[ColumnDef],
+    ) -> Result<(Vec<PlanOp>, Vec<ColumnDef>), KqlError> {
+        let right_plan = self.bind_tabular(right)?;
+        let right_schema = right_plan.schema.clone();
+        let mut left_keys = Vec::new();
+        let mut right_keys = Vec::new();
+        for key in on {
+            let l = resolve_column(&key.left.name, key.left.span, input)?;
+            let r = resolve_column(&key.right.name, key.right.span, &right_schema)?;
+            let (lt, rt) = (input[l].ty, right_schema[r].ty);
+            if lt == Type::Dynamic || rt == Type::Dynamic {
+                return Err(KqlError::semantic(
+                    key.left.span.to(key.right.span),
+                    "Join keys cannot be dynamic; cast them first (tostring(), tolong() …)",
+                ));
+            }
+            let ints = |t: Type| matches!(t, Type::Int | Type::Long);
+            if lt != rt && !(ints(lt) && ints(rt)) {
+                return Err(KqlError::semantic(
+                    key.left.span.to(key.right.span),
+                    format!(
+                        "join keys '{}' ({}) and '{}' ({}) have different types",
+                        key.left.name,
+                        lt.kql_name(),
+                        key.right.name,
+                        rt.kql_name()
+                    ),
+                ));
+            }
+            left_keys.push(l);
+            right_keys.push(r);
+        }
+        let schema = match kind {
+            JoinKind::LeftSemi | JoinKind::LeftAnti => input.to_vec(),
+            JoinKind::RightSemi | JoinKind::RightAnti => right_schema.clone(),
+            _ => {
+                // Right columns whose names are taken get the first free numeric suffix.
+                let mut out = input.to_vec();
+                let mut taken: Vec<String> = names_of(input);
+                taken.extend(names_of(&right_schema));
+                let left_names = names_of(input);
+                for c in &right_schema {
+                    let name = if left_names.contains(&c.name.to_string()) {
+                        let n = unique_name(&c.name, &taken);
+                        taken.push(n.clone());
+                        n
+                    } else {
+                        c.name.to_string()
+                    };
+                    out.push(ColumnDef::new(&name, c.ty));
+                }
+                out
+            }
+        };
+        let plan = JoinPlan {
+            kind,
+            right: right_plan,
+            left_keys,
+            right_keys,
+            schema: schema.clone(),
+        };
+        Ok((vec![PlanOp::Join(Box::new(plan))], schema))
+    }
+
+    fn bind_mv_expand(
+        &mut self,
+        items: &[MvItem],
+        bag_as_array: bool,
+        item_index: Option<&Ident>,
+        limit: Option<&Expr>,
+        input: &[ColumnDef],
+    ) -> Result<(Vec<PlanOp>, Vec<ColumnDef>), KqlError> {
+        let mut schema = input.to_vec();
+        let mut columns = Vec::new();
+        for item in items {
+            let b = self.bind_expr(&item.expr, input, &mut None)?;
+            if b.ty != Type::Dynamic {
+                return Err(KqlError::semantic(
+                    item.expr.span,
+                    format!(
+                        "mv-expand expands dynamic arrays and bags, not {}; use parse_json() or todynamic() first",
+                        b.ty.kql_name()
+                    ),
+                ));
+            }
+            let name = match &item.name {
+                Some(n) => n.name.clone(),
+                None => match derived_name(&item.expr) {
+                    Some(d) => d,
+                    None => self.names.next(&names_of(&schema)),
+                },
+            };
+            let ty = item.to.unwrap_or(Type::Dynamic);
+            let def = ColumnDef::new(&name, ty);
+            let replace = schema.iter().position(|c| *c.name == *name);
+            match replace {
+                Some(i) => schema[i] = def,
+                None => schema.push(def),
+            }
+            columns.push(MvColumn {
+                expr: b,
+                replace,
+                to: item.to,
+            });
+        }
+        if let Some(ix) = item_index {
+            if schema.iter().any(|c| *c.name == *ix.name) {
+                return Err(already_declared(ix));
+            }
+            schema.push(ColumnDef::new(&ix.name, Type::Long));
+        }
+        let limit = match limit {
+            Some(e) => self.const_count(e, "mv-expand")?,
+            None => 2_147_483_647,
+        };
+        let plan = MvExpandPlan {
+            columns,
+            bag_as_array,
+            item_index: item_index.is_some(),
+            limit,
+            schema: schema.clone(),
+        };
+        Ok((vec![PlanOp::MvExpand(Box::new(plan))], schema))
     }
 
     fn const_count(&mut self, e: &Expr, op: &str) -> Result<usize, KqlError> {

@@ -10,9 +10,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::aggregates::{State, empty_default};
+use super::ast::JoinKind;
 use super::ast::{BinOp, StrOp};
 use super::bind::{
-    BExpr, BKind, BSortKey, InSet, Plan, PlanOp, PlanSource, ProjCol, SumOut, Terms,
+    BExpr, BKind, BSortKey, InSet, JoinPlan, MvExpandPlan, Plan, PlanOp, PlanSource, ProjCol,
+    SumOut, Terms, UnionPlan,
 };
 use super::error::KqlError;
 use super::functions;
@@ -190,7 +192,176 @@ impl Executor<'_> {
                 vec![vec![Value::Long(rel.len() as i64)]],
             ),
             PlanOp::Replace(r) => r.clone(),
+            PlanOp::Union(u) => self.union(u, rel)?,
+            PlanOp::Join(j) => self.join(j, &rel)?,
+            PlanOp::MvExpand(m) => self.mv_expand(m, &rel)?,
         })
+    }
+
+    fn union(&self, u: &UnionPlan, input: Relation) -> Result<Relation, KqlError> {
+        let mut legs = Vec::with_capacity(u.legs.len());
+        for leg in &u.legs {
+            let rel = match &leg.plan {
+                None => input.clone(),
+                Some(p) => self.run(p)?,
+            };
+            legs.push((rel, leg));
+        }
+        let offset = usize::from(u.with_source);
+        let total: usize = legs.iter().map(|(r, _)| r.len()).sum();
+        let mut columns: Vec<Arc<Column>> = Vec::with_capacity(u.schema.len());
+        if u.with_source {
+            let pool: Arc<[Value]> = legs
+                .iter()
+                .map(|(_, l)| Value::str(&l.name))
+                .collect::<Vec<_>>()
+                .into();
+            let codes = legs
+                .iter()
+                .enumerate()
+                .flat_map(|(i, (r, _))| std::iter::repeat_n(i as u32, r.len()))
+                .collect();
+            columns.push(Arc::new(Column::Dict { pool, codes }));
+        }
+        for (out, def) in u.schema.iter().enumerate().skip(offset) {
+            self.check()?;
+            let mut values = Vec::with_capacity(total);
+            for (rel, leg) in &legs {
+                match leg.map.get(out - offset).copied().flatten() {
+                    Some(c) => values.extend((0..rel.len()).map(|row| rel.get(row, c).clone())),
+                    None => values.extend(std::iter::repeat_n(def.ty.null_value(), rel.len())),
+                }
+            }
+            columns.push(Arc::new(Column::Plain(values)));
+        }
+        Ok(Relation::new(u.schema.clone(), columns, total))
+    }
+
+    fn join(&self, j: &JoinPlan, left: &Relation) -> Result<Relation, KqlError> {
+        let right = self.run(&j.right)?;
+        let key = |rel: &Relation, row: usize, keys: &[usize]| -> Vec<Key> {
+            keys.iter().map(|&c| Key(rel.get(row, c).clone())).collect()
+        };
+        let mut index: HashMap<Vec<Key>, Vec<u32>> = HashMap::new();
+        for r in 0..right.len() {
+            self.tick(r)?;
+            index
+                .entry(key(&right, r, &j.right_keys))
+                .or_default()
+                .push(r as u32);
+        }
+        let mut lefts: Vec<Option<u32>> = Vec::new();
+        let mut rights: Vec<Option<u32>> = Vec::new();
+        let mut matched = vec![false; right.len()];
+        let mut seen: std::collections::HashSet<Vec<Key>> = std::collections::HashSet::new();
+        for l in 0..left.len() {
+            self.tick(l)?;
+            let k = key(left, l, &j.left_keys);
+            // innerunique keeps one (the first) left row per key before joining.
+            if j.kind == JoinKind::InnerUnique && !seen.insert(k.clone()) {
+                continue;
+            }
+            let hits = index.get(&k);
+            match (j.kind, hits) {
+                (JoinKind::LeftSemi, Some(_))
+                | (JoinKind::LeftAnti | JoinKind::LeftOuter | JoinKind::FullOuter, None) => {
+                    lefts.push(Some(l as u32));
+                    rights.push(None);
+                }
+                (JoinKind::LeftAnti | JoinKind::LeftSemi, _) => {}
+                (JoinKind::RightSemi | JoinKind::RightAnti, Some(rs)) => {
+                    for &r in rs {
+                        matched[r as usize] = true;
+                    }
+                }
+                (_, Some(rs)) => {
+                    for &r in rs {
+                        matched[r as usize] = true;
+                        lefts.push(Some(l as u32));
+                        rights.push(Some(r));
+                    }
+                }
+                (_, None) => {}
+            }
+        }
+        let extra =
+            |want_matched: bool, lefts: &mut Vec<Option<u32>>, rights: &mut Vec<Option<u32>>| {
+                for (r, m) in matched.iter().enumerate() {
+                    if *m == want_matched {
+                        lefts.push(None);
+                        rights.push(Some(r as u32));
+                    }
+                }
+            };
+        match j.kind {
+            JoinKind::RightOuter | JoinKind::FullOuter | JoinKind::RightAnti => {
+                extra(false, &mut lefts, &mut rights);
+            }
+            JoinKind::RightSemi => extra(true, &mut lefts, &mut rights),
+            _ => {}
+        }
+        self.check()?;
+        let only = |idx: &[Option<u32>]| {
+            idx.iter()
+                .map(|i| i.unwrap_or(u32::MAX))
+                .collect::<Vec<u32>>()
+        };
+        Ok(match j.kind {
+            JoinKind::LeftSemi | JoinKind::LeftAnti => left.select_rows(only(&lefts)),
+            JoinKind::RightSemi | JoinKind::RightAnti => right.select_rows(only(&rights)),
+            _ => {
+                let mut columns = gather_optional(left, &lefts);
+                columns.extend(gather_optional(&right, &rights));
+                Relation::new(j.schema.clone(), columns, lefts.len())
+            }
+        })
+    }
+
+    fn mv_expand(&self, m: &MvExpandPlan, rel: &Relation) -> Result<Relation, KqlError> {
+        let now = self.env.now;
+        let mut repeat: Vec<u32> = Vec::new();
+        let mut values: Vec<Vec<Value>> = vec![Vec::new(); m.columns.len()];
+        let mut positions: Vec<Value> = Vec::new();
+        for row in 0..rel.len() {
+            self.tick(row)?;
+            let lists: Vec<Vec<Value>> = m
+                .columns
+                .iter()
+                .map(|c| expand_value(eval(&c.expr, rel, row, now), m.bag_as_array))
+                .collect();
+            let n = lists.iter().map(Vec::len).max().unwrap_or(0).min(m.limit);
+            for i in 0..n {
+                repeat.push(row as u32);
+                positions.push(Value::Long(i as i64));
+                for ((list, out), col) in lists.iter().zip(values.iter_mut()).zip(&m.columns) {
+                    let v = list.get(i).cloned().unwrap_or(Value::Null);
+                    out.push(match col.to {
+                        Some(t) => cast_dynamic(v, t),
+                        None => v,
+                    });
+                }
+            }
+        }
+        let base = rel.select_rows(repeat);
+        let input_len = rel.schema.len();
+        let mut appended = 0;
+        let mut added = Vec::new();
+        for (col, vals) in m.columns.iter().zip(values) {
+            let def = match col.replace {
+                Some(i) => m.schema[i].clone(),
+                None => {
+                    appended += 1;
+                    m.schema[input_len + appended - 1].clone()
+                }
+            };
+            added.push((def, vals, col.replace));
+        }
+        if m.item_index
+            && let Some(def) = m.schema.last()
+        {
+            added.push((def.clone(), positions, None));
+        }
+        Ok(base.with_columns(added))
     }
 
     fn summarize(
@@ -297,6 +468,72 @@ impl Executor<'_> {
             order.truncate(n);
         }
         Ok(rel.select_rows(order))
+    }
+}
+
+/// Columns of `rel` at rows `idx`, with nulls where a row is missing (outer joins).
+fn gather_optional(rel: &Relation, idx: &[Option<u32>]) -> Vec<Arc<Column>> {
+    if idx.iter().all(Option::is_some) {
+        let rows: Vec<u32> = idx.iter().map(|i| i.unwrap_or(0)).collect();
+        return rel.select_rows(rows).densify().columns;
+    }
+    (0..rel.schema.len())
+        .map(|c| {
+            let null = rel.schema[c].ty.null_value();
+            Arc::new(Column::Plain(
+                idx.iter()
+                    .map(|i| i.map_or_else(|| null.clone(), |r| rel.get(r as usize, c).clone()))
+                    .collect(),
+            ))
+        })
+        .collect()
+}
+
+/// The elements `mv-expand` makes rows of: array items, bag slots (`{k: v}` or `[k, v]`), one
+/// null for null, and a non-container value as itself.
+fn expand_value(v: Value, bag_as_array: bool) -> Vec<Value> {
+    match &v {
+        Value::Null => vec![Value::Null],
+        Value::Dynamic(d) => match d.as_ref() {
+            serde_json::Value::Array(items) => items.iter().cloned().map(Value::dynamic).collect(),
+            serde_json::Value::Object(map) => map
+                .iter()
+                .map(|(k, x)| {
+                    Value::dynamic(if bag_as_array {
+                        serde_json::json!([k, x])
+                    } else {
+                        serde_json::json!({ k: x })
+                    })
+                })
+                .collect(),
+            _ => vec![v.clone()],
+        },
+        _ => vec![v],
+    }
+}
+
+/// `mv-expand … to typeof(T)`: elements of that JSON type keep their value, others are null.
+fn cast_dynamic(v: Value, ty: Type) -> Value {
+    let Value::Dynamic(d) = &v else {
+        return if v.is_null() { ty.null_value() } else { v };
+    };
+    match (ty, d.as_ref()) {
+        (Type::Dynamic, _) => v,
+        (Type::String, serde_json::Value::String(s)) => Value::str(s),
+        (Type::Long, serde_json::Value::Number(n)) => n.as_i64().map_or(Value::Null, Value::Long),
+        (Type::Int, serde_json::Value::Number(n)) => n
+            .as_i64()
+            .and_then(|i| i32::try_from(i).ok())
+            .map_or(Value::Null, Value::Int),
+        (Type::Real, serde_json::Value::Number(n)) => n.as_f64().map_or(Value::Null, Value::Real),
+        (Type::Bool, serde_json::Value::Bool(b)) => Value::Bool(*b),
+        (Type::DateTime, serde_json::Value::String(s)) => {
+            super::value::parse_datetime(s).map_or(Value::Null, Value::DateTime)
+        }
+        (Type::TimeSpan, serde_json::Value::String(s)) => {
+            super::value::parse_timespan(s).map_or(Value::Null, Value::TimeSpan)
+        }
+        _ => ty.null_value(),
     }
 }
 

@@ -3,8 +3,8 @@
 //! unsupported, by name and position, rather than as syntax errors.
 
 use super::ast::{
-    BinOp, Expr, ExprKind, Ident, LetStmt, LetValue, NamedExpr, Op, PipeOp, Query, ReorderOrder,
-    SortKey, Source, StrOp, Tabular,
+    BinOp, Expr, ExprKind, Ident, JoinKey, JoinKind, LetStmt, LetValue, MvItem, NamedExpr, Op,
+    PipeOp, Query, ReorderOrder, SortKey, Source, StrOp, Tabular, Union, UnionLeg,
 };
 use super::error::{ErrorKind, KqlError, Span};
 use super::lexer::{Tok, Token, lex};
@@ -12,11 +12,7 @@ use super::value::{Type, Value, parse_datetime, parse_timespan};
 
 /// Tabular operators of KQL that the emulator does not implement.
 const UNSUPPORTED_OPERATORS: &[&str] = &[
-    "join",
-    "union",
     "lookup",
-    "mv-expand",
-    "mvexpand",
     "mv-apply",
     "parse",
     "parse-where",
@@ -65,6 +61,9 @@ const SUPPORTED_OPERATORS: &[&str] = &[
     "count",
     "render",
     "getschema",
+    "join",
+    "union",
+    "mv-expand",
 ];
 
 /// Parse a whole query.
@@ -323,6 +322,10 @@ impl Parser {
                 })
             }
             Tok::Ident(w) if w == "datatable" => self.datatable(),
+            Tok::Ident(w) if w == "union" => {
+                self.advance();
+                Ok(Source::Union(self.union_body(start)?))
+            }
             Tok::Ident(w) if UNSUPPORTED_OPERATORS.contains(&w.as_str()) => {
                 Err(KqlError::unsupported(start, &format!("operator `{w}`")))
             }
@@ -466,6 +469,9 @@ impl Parser {
             }
             "count" => Op::Count,
             "getschema" => Op::GetSchema,
+            "union" => Op::Union(self.union_body(span)?),
+            "join" => self.join()?,
+            "mv-expand" | "mvexpand" => self.mv_expand(&keyword)?,
             "render" => {
                 // The chart type and its `with (…)` properties change nothing in an API result.
                 let mut depth = 0usize;
@@ -496,6 +502,245 @@ impl Parser {
             }
         };
         Ok(PipeOp { keyword, span, op })
+    }
+
+    /// `name=value` parameters (`kind=inner`, `withsource=T`, `hint.strategy=shuffle`).
+    fn parameter(&mut self) -> Option<(String, String, Span)> {
+        let Tok::Ident(name) = self.peek().clone() else {
+            return None;
+        };
+        let span = self.span();
+        if name.starts_with("hint") && self.peek_at(1) == &Tok::Punct(".") {
+            if let (Tok::Ident(h), Tok::Punct("=")) = (self.peek_at(2).clone(), self.peek_at(3)) {
+                self.pos += 4;
+                let value = self.advance();
+                let text = match value.tok {
+                    Tok::Ident(v) | Tok::Str(v) => v,
+                    Tok::Long(n) => n.to_string(),
+                    _ => String::new(),
+                };
+                return Some((format!("hint.{h}"), text, span));
+            }
+            return None;
+        }
+        if self.peek_at(1) != &Tok::Punct("=") {
+            return None;
+        }
+        if !matches!(
+            name.as_str(),
+            "kind" | "withsource" | "isfuzzy" | "bagexpansion" | "with_itemindex"
+        ) {
+            return None;
+        }
+        self.pos += 2;
+        let value = match self.advance().tok {
+            Tok::Ident(v) | Tok::BracketName(v) => v,
+            _ => String::new(),
+        };
+        Some((name, value, span))
+    }
+
+    fn union_body(&mut self, start: Span) -> Result<Union, KqlError> {
+        let mut inner = false;
+        let mut with_source = None;
+        let mut fuzzy = false;
+        while let Some((name, value, span)) = self.parameter() {
+            match (name.as_str(), value.as_str()) {
+                ("kind", "inner") => inner = true,
+                ("kind", "outer") => inner = false,
+                ("withsource", v) if !v.is_empty() => {
+                    with_source = Some(Ident {
+                        name: v.to_string(),
+                        span,
+                    });
+                }
+                ("isfuzzy", "true") => fuzzy = true,
+                ("isfuzzy", "false") => fuzzy = false,
+                (n, _) if n.starts_with("hint.") => {}
+                (n, v) => {
+                    return Err(KqlError::syntax(
+                        span,
+                        &format!(
+                            "'{n}={v}' is not a parameter of 'union' (kind=inner|outer, withsource=Name, isfuzzy=true|false)"
+                        ),
+                    ));
+                }
+            }
+        }
+        let mut legs = Vec::new();
+        loop {
+            if self.at_punct("(") {
+                self.advance();
+                let inner_query = self.tabular()?;
+                self.expect_punct(")", "to close the union leg")?;
+                legs.push(UnionLeg::Query(Box::new(inner_query)));
+            } else {
+                let p = self.pattern()?;
+                legs.push(UnionLeg::Name(p));
+            }
+            if !self.eat_punct(",") {
+                break;
+            }
+        }
+        Ok(Union {
+            inner,
+            with_source,
+            fuzzy,
+            legs,
+            span: start.to(self.prev_span()),
+        })
+    }
+
+    fn join(&mut self) -> Result<Op, KqlError> {
+        let mut kind = JoinKind::InnerUnique;
+        while let Some((name, value, span)) = self.parameter() {
+            match name.as_str() {
+                "kind" => {
+                    kind = JoinKind::from_name(&value).ok_or_else(|| {
+                        KqlError::syntax(
+                            span,
+                            &format!("'{value}' is not a join kind (innerunique, inner, leftouter, rightouter, fullouter, leftsemi, rightsemi, leftanti, rightanti)"),
+                        )
+                    })?;
+                }
+                n if n.starts_with("hint.") => {}
+                n => {
+                    return Err(KqlError::syntax(
+                        span,
+                        &format!("'{n}' is not a parameter of 'join'"),
+                    ));
+                }
+            }
+        }
+        let right = if self.at_punct("(") {
+            self.advance();
+            let r = self.tabular()?;
+            self.expect_punct(")", "to close the right side of 'join'")?;
+            r
+        } else {
+            let span = self.span();
+            let name =
+                self.ident("the right side of 'join' (a table name or a parenthesised query)")?;
+            let _ = span;
+            Tabular {
+                source: Source::Name(name),
+                ops: Vec::new(),
+            }
+        };
+        if !self.eat_word("on") {
+            return Err(self.err("expected 'on' and the join keys"));
+        }
+        let mut on = Vec::new();
+        loop {
+            on.push(self.join_key()?);
+            if !(self.eat_punct(",") || self.eat_word("and")) {
+                break;
+            }
+        }
+        Ok(Op::Join {
+            kind,
+            right: Box::new(right),
+            on,
+        })
+    }
+
+    /// `Key` or `$left.A == $right.B` (either order).
+    fn join_key(&mut self) -> Result<JoinKey, KqlError> {
+        let side = |p: &mut Parser| -> Result<Option<(bool, Ident)>, KqlError> {
+            match p.peek().clone() {
+                Tok::Ident(w) if w == "$left" || w == "$right" => {
+                    p.advance();
+                    p.expect_punct(".", &format!("after {w}"))?;
+                    let col = p.ident("a column name")?;
+                    Ok(Some((w == "$left", col)))
+                }
+                _ => Ok(None),
+            }
+        };
+        if let Some((is_left, a)) = side(self)? {
+            self.expect_punct("==", "between the join key columns")?;
+            let Some((other_left, b)) = side(self)? else {
+                return Err(self.err("expected $left.<column> or $right.<column>"));
+            };
+            if is_left == other_left {
+                return Err(KqlError::semantic(
+                    a.span.to(b.span),
+                    "a join condition compares a $left column with a $right column",
+                ));
+            }
+            return Ok(if is_left {
+                JoinKey { left: a, right: b }
+            } else {
+                JoinKey { left: b, right: a }
+            });
+        }
+        let name = self.ident("a join key column (or $left.<column> == $right.<column>)")?;
+        Ok(JoinKey {
+            left: name.clone(),
+            right: name,
+        })
+    }
+
+    fn mv_expand(&mut self, keyword: &str) -> Result<Op, KqlError> {
+        let mut bag_as_array = false;
+        let mut item_index = None;
+        while let Some((name, value, span)) = self.parameter() {
+            match (name.as_str(), value.as_str()) {
+                ("kind" | "bagexpansion", "bag") => bag_as_array = false,
+                ("kind" | "bagexpansion", "array") => bag_as_array = true,
+                ("with_itemindex", v) if !v.is_empty() => {
+                    item_index = Some(Ident {
+                        name: v.to_string(),
+                        span,
+                    });
+                }
+                (n, v) => {
+                    return Err(KqlError::syntax(
+                        span,
+                        &format!("'{n}={v}' is not a parameter of '{keyword}'"),
+                    ));
+                }
+            }
+        }
+        let mut items = Vec::new();
+        loop {
+            let named = self.named_expr()?;
+            let to = if self.eat_word("to") {
+                if !self.eat_word("typeof") {
+                    return Err(self.err("expected typeof(<type>) after 'to'"));
+                }
+                self.expect_punct("(", "after typeof")?;
+                let span = self.span();
+                let ty = match self.advance().tok {
+                    Tok::Ident(t) | Tok::TypedRaw { kind: t, .. } => Type::from_kql_name(&t),
+                    _ => None,
+                }
+                .ok_or_else(|| KqlError::syntax(span, "expected a type name"))?;
+                self.expect_punct(")", "to close typeof(")?;
+                Some(ty)
+            } else {
+                None
+            };
+            items.push(MvItem {
+                name: named.name,
+                expr: named.expr,
+                to,
+            });
+            if !self.eat_punct(",") {
+                break;
+            }
+        }
+        let limit = if self.eat_word("limit") {
+            Some(self.expr()?)
+        } else {
+            None
+        };
+        Ok(Op::MvExpand {
+            items,
+            bag_as_array,
+            item_index,
+            limit,
+        })
     }
 
     fn summarize(&mut self) -> Result<Op, KqlError> {
@@ -1450,21 +1695,54 @@ mod tests {
 
     #[test]
     fn unsupported_constructs_are_named_with_position() {
-        let e = err("DeviceProcessEvents\n| join kind=inner (DeviceNetworkEvents) on DeviceId");
+        let src = "DeviceProcessEvents\n| lookup kind=inner (DeviceNetworkEvents) on DeviceId";
+        let e = err(src);
         assert_eq!(e.kind, ErrorKind::Unsupported);
         assert_eq!(
-            e.message("DeviceProcessEvents\n| join kind=inner (DeviceNetworkEvents) on DeviceId"),
-            "operator `join` is not supported by the huntbook emulator on line [2,3]"
+            e.message(src),
+            "operator `lookup` is not supported by the huntbook emulator on line [2,3]"
         );
-        assert_eq!(err("union A, B").kind, ErrorKind::Unsupported);
+        assert_eq!(err("evaluate bag_unpack(x)").kind, ErrorKind::Unsupported);
         assert_eq!(
             err("let f = (x:long) { x }; T").kind,
             ErrorKind::Unsupported
         );
-        assert_eq!(err("T | mv-expand x").kind, ErrorKind::Unsupported);
+        assert_eq!(err("T | parse x with * 'a' y").kind, ErrorKind::Unsupported);
         assert_eq!(
             err("T | where x in ((U | project y))").kind,
             ErrorKind::Unsupported
+        );
+    }
+
+    #[test]
+    fn join_union_and_mv_expand_parse() {
+        let query = q(
+            "T | join kind=leftouter hint.strategy=shuffle (U | where a > 1) on Key, $left.A == $right.B",
+        );
+        match &query.body.ops[0].op {
+            Op::Join { kind, on, .. } => {
+                assert_eq!(*kind, JoinKind::LeftOuter);
+                assert_eq!(on.len(), 2);
+                assert_eq!(
+                    (on[1].left.name.as_str(), on[1].right.name.as_str()),
+                    ("A", "B")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let query = q("union withsource=Src kind=inner Device*, (T | take 1)");
+        match &query.body.source {
+            Source::Union(u) => {
+                assert!(u.inner);
+                assert_eq!(u.with_source.as_ref().map(|i| i.name.as_str()), Some("Src"));
+                assert_eq!(u.legs.len(), 2);
+                assert!(matches!(&u.legs[0], UnionLeg::Name(i) if i.name == "Device*"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let query = q("T | mv-expand with_itemindex=i x = d.items to typeof(string) limit 5");
+        assert!(
+            matches!(&query.body.ops[0].op, Op::MvExpand { items, item_index: Some(_), limit: Some(_), .. } if items[0].to == Some(Type::String))
         );
     }
 

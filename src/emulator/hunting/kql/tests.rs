@@ -415,3 +415,100 @@ fn deadline_stops_evaluation() {
         "Query exceeded the timeout period."
     );
 }
+
+const LR: &str = r#"let L = datatable(k:string, v:long)["a",1, "b",2, "b",3];
+let R = datatable(k:string, w:long)["b",10, "b",11, "c",20];
+"#;
+
+#[test]
+fn join_flavours_follow_the_reference() {
+    let j = |kind: &str| ok(&format!("{LR}L | join {kind} R on k"));
+    let (c, r) = j("");
+    assert_eq!(c, vec!["k", "v", "k1", "w"]);
+    assert_eq!(r, vec![json!(["b", 2, "b", 10]), json!(["b", 2, "b", 11])]);
+    assert_eq!(
+        j("kind=inner").1,
+        vec![
+            json!(["b", 2, "b", 10]),
+            json!(["b", 2, "b", 11]),
+            json!(["b", 3, "b", 10]),
+            json!(["b", 3, "b", 11])
+        ]
+    );
+    let (_, r) = j("kind=leftouter");
+    assert_eq!(r.len(), 5);
+    assert_eq!(r[0], json!(["a", 1, "", null]));
+    let (_, r) = j("kind=rightouter");
+    assert_eq!(r.len(), 5);
+    assert_eq!(r[4], json!(["", null, "c", 20]));
+    assert_eq!(j("kind=fullouter").1.len(), 6);
+    assert_eq!(
+        j("kind=leftsemi"),
+        (
+            vec!["k".to_string(), "v".to_string()],
+            vec![json!(["b", 2]), json!(["b", 3])]
+        )
+    );
+    assert_eq!(j("kind=leftanti").1, vec![json!(["a", 1])]);
+    assert_eq!(j("kind=anti").1, vec![json!(["a", 1])]);
+    assert_eq!(
+        j("kind=rightsemi").1,
+        vec![json!(["b", 10]), json!(["b", 11])]
+    );
+    assert_eq!(j("kind=rightanti").1, vec![json!(["c", 20])]);
+    let (c, r) = ok(&format!(
+        "{LR}L | join kind=inner (R | project-rename key = k) on $left.k == $right.key | project v, w"
+    ));
+    assert_eq!(c, vec!["v", "w"]);
+    assert_eq!(r.len(), 4);
+    assert!(err(&format!("{LR}L | join R on v")).contains("Failed to resolve column"));
+    assert!(
+        err(&format!(
+            "{LR}L | join (R | extend d = dynamic(1)) on $left.k == $right.d"
+        ))
+        .contains("Join keys cannot be dynamic")
+    );
+    assert!(err(&format!("{LR}L | join R on $left.v == $right.k")).contains("different types"));
+    assert!(err(&format!("{LR}L | join kind=outer R on k")).contains("is not a join kind"));
+}
+
+#[test]
+fn union_outer_inner_and_withsource() {
+    let t = r#"let T1 = datatable(x:long)[1]; let T2 = datatable(x:long, y:string)[2, "a"];"#;
+    let (c, r) = ok(&format!("{t} union withsource=S T1, T2"));
+    assert_eq!(c, vec!["S", "x", "y"]);
+    assert_eq!(r, vec![json!(["T1", 1, ""]), json!(["T2", 2, "a"])]);
+    let (c, _) = ok(&format!("{t} union kind=inner T1, T2"));
+    assert_eq!(c, vec!["x"]);
+    let (c, r) = ok(&format!("{t} T1 | union (T2 | project x = tostring(x))"));
+    assert_eq!(c, vec!["x_long", "x_string"]);
+    assert_eq!(r, vec![json!([1, ""]), json!([null, "2"])]);
+    let (_, r) = ok("union Event* | count");
+    assert_eq!(r, vec![json!([4])]);
+    assert!(err("union Nope*").contains("matches no emulated table"));
+    assert_eq!(
+        ok("union isfuzzy=true Events, Nope | count").1,
+        vec![json!([4])]
+    );
+    assert!(err("union Events, Nope").contains("Failed to resolve table"));
+}
+
+#[test]
+fn mv_expand_rows_and_types() {
+    let t = "datatable(a:long, b:dynamic)[1, dynamic([10, 20]), 2, dynamic([]), 3, dynamic(null)]";
+    let (c, r) = ok(&format!("{t} | mv-expand b"));
+    assert_eq!(c, vec!["a", "b"]);
+    assert_eq!(r, vec![json!([1, 10]), json!([1, 20]), json!([3, null])]);
+    let (c, r) = ok(&format!(
+        "{t} | mv-expand with_itemindex=i n = b to typeof(long) limit 1"
+    ));
+    assert_eq!(c, vec!["a", "b", "n", "i"]);
+    assert_eq!(r[0], json!([1, [10, 20], 10, 0]));
+    assert_eq!(r.len(), 2);
+    let (_, r) = ok(r#"print d = dynamic({"x": 1, "y": 2}) | mv-expand kind=array d"#);
+    assert_eq!(r, vec![json!([["x", 1]]), json!([["y", 2]])]);
+    let (c, r) = ok("print t = '[\"T1059\",\"T1027\"]' | mv-expand todynamic(t) to typeof(string)");
+    assert_eq!(c, vec!["t"]);
+    assert_eq!(r, vec![json!(["T1059"]), json!(["T1027"])]);
+    assert!(err("Events | mv-expand FileName").contains("expands dynamic arrays"));
+}
