@@ -50,6 +50,9 @@ impl Default for HuntingLimits {
     }
 }
 
+/// Stack of the thread a query runs on.
+const QUERY_STACK: usize = 64 * 1024 * 1024;
+
 struct Slot {
     name: &'static str,
     schema: &'static [ColumnSpec],
@@ -189,7 +192,18 @@ impl HuntingStore {
             window: Some((start.max(floor), end)),
             deadline: started.checked_add(self.limits.timeout),
         };
-        let rel = kql::run(query, self, &env)?;
+        // Parsing, binding and evaluation recurse over the query's nesting (bounded by the
+        // parser); a dedicated thread with a generous stack keeps the worst case well clear of
+        // the 2 MiB stacks of runtime threads.
+        let rel = std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("kql-query".into())
+                .stack_size(QUERY_STACK)
+                .spawn_scoped(scope, || kql::run(query, self, &env))
+                .map_err(|_| KqlError::internal())?
+                .join()
+                .unwrap_or_else(|_| Err(KqlError::internal()))
+        })?;
         let total_rows = rel.len();
         let relation = if total_rows > self.limits.max_rows {
             rel.take(self.limits.max_rows)

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
 use super::HuntingResult;
+use super::kql::ErrorKind;
 use super::kql::value::{
     TICKS_PER_DAY, TICKS_PER_HOUR, TICKS_PER_MINUTE, TICKS_PER_SECOND, parse_datetime,
     write_json_str,
@@ -128,9 +129,18 @@ async fn handle(
     // Evaluation and serialisation are CPU-bound; keep them off the async workers.
     let outcome = tokio::task::spawn_blocking(move || {
         let store = &worker.hunting;
-        let result = store
-            .run(&request.query, request.window)
-            .map_err(|e| ApiError::bad_request(family, e.message(&request.query)))?;
+        let result = store.run(&request.query, request.window).map_err(|e| {
+            if e.kind == ErrorKind::Internal {
+                ApiError::new(
+                    family,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    if family == ApiFamily::Graph { "generalException" } else { "InternalServerError" },
+                    e.message(&request.query),
+                )
+            } else {
+                ApiError::bad_request(family, e.message(&request.query))
+            }
+        })?;
         let cap = store.limits().max_result_bytes;
         write_body(api, &context, &result, cap).ok_or_else(|| {
             ApiError::bad_request(

@@ -33,6 +33,10 @@ pub enum ErrorKind {
     Semantic,
     /// The evaluation budget ran out.
     Timeout,
+    /// An intermediate result grew past what the emulator will hold (a runaway join).
+    Resources,
+    /// A defect of the emulator (the query thread failed).
+    Internal,
 }
 
 /// A query error.
@@ -91,6 +95,26 @@ impl KqlError {
             kind: ErrorKind::Timeout,
             span: None,
             detail: "Query exceeded the timeout period.".to_string(),
+        }
+    }
+
+    /// A result too large to hold (the service's wording).
+    #[must_use]
+    pub fn resources() -> KqlError {
+        KqlError {
+            kind: ErrorKind::Resources,
+            span: None,
+            detail: "Query stopped due to excessive resource consumption.".to_string(),
+        }
+    }
+
+    /// The query thread failed: a defect, reported as the service reports its own failures.
+    #[must_use]
+    pub fn internal() -> KqlError {
+        KqlError {
+            kind: ErrorKind::Internal,
+            span: None,
+            detail: "An unexpected error occurred during query execution. Please try again in a few minutes.".to_string(),
         }
     }
 

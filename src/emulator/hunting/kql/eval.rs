@@ -63,6 +63,19 @@ struct Executor<'a> {
 
 const CHECK_EVERY: usize = 2048;
 
+/// The most cells (rows × columns) a join, union or mv-expand may produce: about 200 MB of
+/// cells. A join of two 100,000-row tables on a low-cardinality key would otherwise try to
+/// build billions of rows; the service stops such queries too.
+pub const MAX_CELLS: usize = 20_000_000;
+
+fn guard_cells(rows: usize, cols: usize) -> Result<(), KqlError> {
+    if rows.saturating_mul(cols.max(1)) > MAX_CELLS {
+        Err(KqlError::resources())
+    } else {
+        Ok(())
+    }
+}
+
 impl Executor<'_> {
     fn check(&self) -> Result<(), KqlError> {
         match self.env.deadline {
@@ -209,6 +222,7 @@ impl Executor<'_> {
         }
         let offset = usize::from(u.with_source);
         let total: usize = legs.iter().map(|(r, _)| r.len()).sum();
+        guard_cells(total, u.schema.len())?;
         let mut columns: Vec<Arc<Column>> = Vec::with_capacity(u.schema.len());
         if u.with_source {
             let pool: Arc<[Value]> = legs
@@ -275,6 +289,7 @@ impl Executor<'_> {
                     }
                 }
                 (_, Some(rs)) => {
+                    guard_cells(lefts.len() + rs.len(), j.schema.len())?;
                     for &r in rs {
                         matched[r as usize] = true;
                         lefts.push(Some(l as u32));
@@ -330,6 +345,7 @@ impl Executor<'_> {
                 .map(|c| expand_value(eval(&c.expr, rel, row, now), m.bag_as_array))
                 .collect();
             let n = lists.iter().map(Vec::len).max().unwrap_or(0).min(m.limit);
+            guard_cells(repeat.len() + n, m.schema.len())?;
             for i in 0..n {
                 repeat.push(row as u32);
                 positions.push(Value::Long(i as i64));

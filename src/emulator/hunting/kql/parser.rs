@@ -72,14 +72,27 @@ const SUPPORTED_OPERATORS: &[&str] = &[
 /// Syntax errors and unsupported constructs, with their position.
 pub fn parse(src: &str) -> Result<Query, KqlError> {
     let tokens = lex(src)?;
-    let mut p = Parser { tokens, pos: 0 };
+    let mut p = Parser {
+        tokens,
+        pos: 0,
+        depth: 0,
+    };
     p.query()
 }
 
 struct Parser {
     tokens: Vec<Token>,
     pos: usize,
+    /// Nesting of expressions and sub-queries being parsed, bounded so hostile input cannot
+    /// exhaust the stack.
+    depth: usize,
 }
+
+/// Deepest nesting of parentheses and sub-queries a query may have.
+pub const MAX_NESTING: usize = 64;
+
+/// Deepest expression tree (chains of `or`, `and`, `+` count one level per operator).
+pub const MAX_DEPTH: usize = 200;
 
 fn is_keyword_ident(tok: &Tok, word: &str) -> bool {
     matches!(tok, Tok::Ident(w) if w == word)
@@ -288,8 +301,10 @@ impl Parser {
     // ---------------------------------------------------------------- tabular
 
     fn tabular(&mut self) -> Result<Tabular, KqlError> {
-        let source = self.source()?;
-        self.continue_tabular(source)
+        self.enter()?;
+        let t = self.source().and_then(|s| self.continue_tabular(s));
+        self.depth -= 1;
+        t
     }
 
     fn continue_tabular(&mut self, source: Source) -> Result<Tabular, KqlError> {
@@ -922,7 +937,30 @@ impl Parser {
     // ---------------------------------------------------------------- scalar expressions
 
     fn expr(&mut self) -> Result<Expr, KqlError> {
-        self.or_expr()
+        self.enter()?;
+        let e = self.or_expr();
+        self.depth -= 1;
+        let e = e?;
+        if tree_depth(&e) > MAX_DEPTH {
+            return Err(KqlError::syntax(
+                e.span,
+                &format!(
+                    "the expression is nested more than {MAX_DEPTH} levels deep; use `in (…)` or `has_any (…)` for long lists of alternatives"
+                ),
+            ));
+        }
+        Ok(e)
+    }
+
+    fn enter(&mut self) -> Result<(), KqlError> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            self.depth -= 1;
+            return Err(self.err(&format!(
+                "the query is nested more than {MAX_NESTING} levels deep"
+            )));
+        }
+        Ok(())
     }
 
     fn or_expr(&mut self) -> Result<Expr, KqlError> {
@@ -1453,6 +1491,39 @@ impl Parser {
     }
 }
 
+/// The depth of an expression tree, measured without recursion (chains of `or` are as deep
+/// as they are long).
+fn tree_depth(e: &Expr) -> usize {
+    let mut stack = vec![(e, 1usize)];
+    let mut max = 0;
+    while let Some((e, d)) = stack.pop() {
+        max = max.max(d);
+        if d > MAX_DEPTH {
+            return d;
+        }
+        stack.extend(children(e).into_iter().map(|c| (c, d + 1)));
+    }
+    max
+}
+
+fn children(e: &Expr) -> Vec<&Expr> {
+    match &e.kind {
+        ExprKind::Call { args, .. } => args.iter().collect(),
+        ExprKind::Neg(x) | ExprKind::Member { target: x, .. } => vec![x],
+        ExprKind::Binary { lhs, rhs, .. } | ExprKind::StrPredicate { lhs, rhs, .. } => {
+            vec![lhs, rhs]
+        }
+        ExprKind::In { lhs, list, .. } | ExprKind::HasAny { lhs, list, .. } => {
+            std::iter::once(lhs.as_ref()).chain(list.iter()).collect()
+        }
+        ExprKind::Between { lhs, lo, hi, .. } => vec![lhs, lo, hi],
+        ExprKind::Index { target, index } => vec![target, index],
+        ExprKind::Literal(..) | ExprKind::Name(_) | ExprKind::Star | ExprKind::Dynamic(_) => {
+            Vec::new()
+        }
+    }
+}
+
 fn negated_word(w: &str) -> bool {
     w.starts_with('!')
 }
@@ -1712,6 +1783,19 @@ mod tests {
             err("T | where x in ((U | project y))").kind,
             ErrorKind::Unsupported
         );
+    }
+
+    #[test]
+    fn hostile_nesting_is_an_error_not_a_crash() {
+        let deep = format!("T | where {}1{} == 1", "(".repeat(5000), ")".repeat(5000));
+        assert!(err(&deep).detail.contains("nested more than"));
+        let subqueries = format!("{}T{}", "(".repeat(5000), ")".repeat(5000));
+        assert!(err(&subqueries).detail.contains("nested more than"));
+        let chain: Vec<String> = (0..300).map(|i| format!("x == {i}")).collect();
+        let e = err(&format!("T | where {}", chain.join(" or ")));
+        assert!(e.detail.contains("use `in (…)`"), "{}", e.detail);
+        let chain: Vec<String> = (0..150).map(|i| format!("x == {i}")).collect();
+        assert!(parse(&format!("T | where {}", chain.join(" or "))).is_ok());
     }
 
     #[test]

@@ -512,3 +512,15 @@ fn mv_expand_rows_and_types() {
     assert_eq!(r, vec![json!(["T1059"]), json!(["T1027"])]);
     assert!(err("Events | mv-expand FileName").contains("expands dynamic arrays"));
 }
+
+#[test]
+fn runaway_joins_stop_with_the_service_message() {
+    // 5,000 rows with one key joined to itself would be 25 million rows.
+    let values: Vec<String> = (0..5000).map(|i| format!("'k', {i}")).collect();
+    let t = format!(
+        "let T = datatable(k:string, v:long)[{}];",
+        values.join(", ")
+    );
+    let e = err(&format!("{t} T | join kind=inner T on k | count"));
+    assert_eq!(e, "Query stopped due to excessive resource consumption.");
+}
