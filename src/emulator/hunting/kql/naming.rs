@@ -95,8 +95,8 @@ pub fn aggregate_prefix(function: &str) -> &str {
 #[must_use]
 pub fn aggregate_name(function: &str, args: &[Expr]) -> String {
     let arg = match function {
-        // Predicates have no name: `countif(x > 1)` is `countif_`.
-        "count" | "countif" => String::new(),
+        // A predicate has no name: `countif(x > 1)` is `countif_`.
+        "countif" => String::new(),
         _ => args.first().and_then(derived_name).unwrap_or_default(),
     };
     format!("{}_{arg}", aggregate_prefix(function))
