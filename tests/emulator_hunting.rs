@@ -339,6 +339,29 @@ async fn phishing_mail_is_found() {
         ))
         .await;
     assert_eq!(evidence, vec![json!({"EntityType": "MailMessage"})]);
+    // The recipient followed the link, and the stolen password was then tried from abroad.
+    let domain = f.sender_address.split('@').nth(1).unwrap();
+    let visits = emu
+        .rows(&format!(
+            "DeviceNetworkEvents | where RemoteUrl has \"{domain}\" | project InitiatingProcessAccountName"
+        ))
+        .await;
+    let account = emu.world().people[f.recipient].account_name.clone();
+    assert_eq!(
+        visits,
+        vec![json!({"InitiatingProcessAccountName": account}); 2]
+    );
+    let signins = emu
+        .rows(&format!(
+            "IdentityLogonEvents | where AccountUpn =~ \"{recipient}\" | summarize Failed = countif(ActionType == \"LogonFailed\") by Location | where Failed > 0"
+        ))
+        .await;
+    assert!(
+        signins
+            .iter()
+            .any(|r| r["Location"] == "Lagos, NG" && r["Failed"] == 2),
+        "{signins:?}"
+    );
 }
 
 #[tokio::test]
@@ -815,5 +838,69 @@ async fn routes_are_served_by_the_running_emulator() {
         assert_eq!(resp.status().as_u16(), 401, "{path}");
         let body: Value = resp.json().await.unwrap();
         assert!(body["error"]["code"].is_string(), "{body}");
+    }
+}
+
+/// A stand-in KQL literal for a playbook placeholder, by what its name says it holds (the
+/// playbook engine renders every placeholder as a literal of the value's type).
+fn stand_in(placeholder: &str) -> &'static str {
+    let p = placeholder.to_lowercase();
+    if p.contains("lookback") || p.contains("window") {
+        "3d"
+    } else if p.contains("since") || p.contains("ago(") {
+        "datetime(2026-11-24T12:00:00Z)"
+    } else if p.contains("threshold") || p.contains("count") || p.contains("limit") {
+        "5"
+    } else if p.contains("ips") || p.contains("list") || p.contains("devices") {
+        "(\"192.0.2.1\", \"192.0.2.2\")"
+    } else {
+        "\"contoso-helpdesk.example\""
+    }
+}
+
+#[tokio::test]
+async fn example_playbook_queries_run() {
+    let emu = Emu::new(config(500));
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("playbooks");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    let placeholder = regex::Regex::new(r"\{\{\s*([^}]*?)\s*\}\}").unwrap();
+    let mut checked = 0;
+    for entry in entries.flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        let doc: Value = serde_saphyr::from_str(&text).unwrap_or(Value::Null);
+        let mut queries = Vec::new();
+        collect_hunt_queries(&doc, &mut queries);
+        for q in queries {
+            let kql =
+                placeholder.replace_all(&q, |c: &regex::Captures<'_>| stand_in(&c[1]).to_string());
+            let (status, body) = emu.post(GRAPH, json!({ "Query": kql })).await;
+            assert_eq!(
+                status,
+                StatusCode::OK,
+                "{}: {kql}\n{body}",
+                entry.path().display()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 0 || !dir.exists());
+}
+
+fn collect_hunt_queries(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            if let Some(q) = map
+                .get("hunt")
+                .and_then(|h| h.get("query"))
+                .and_then(Value::as_str)
+            {
+                out.push(q.to_string());
+            }
+            map.values().for_each(|x| collect_hunt_queries(x, out));
+        }
+        Value::Array(items) => items.iter().for_each(|x| collect_hunt_queries(x, out)),
+        _ => {}
     }
 }

@@ -1071,6 +1071,32 @@ fn plant_network(cast: &mut Cast<'_>, rng: &mut Rng, out: &mut Vec<NetRow>) {
             init,
         });
     }
+    // The phishing recipient follows the link from their workstation a quarter of an hour
+    // after delivery (and submits the form a minute later).
+    let ph = &world.findings.phishing;
+    let site = phishing_site(world);
+    if let Some(ws) = world
+        .devices
+        .iter()
+        .position(|d| d.primary_user == Some(ph.recipient))
+    {
+        for (i, delay) in [14i64, 15].into_iter().enumerate() {
+            let ts = cast.minutes_ago(ph.minutes_ago - delay) + (i as i64 + 3) * TICKS_PER_SECOND;
+            let mut init = cast.initiator(rng, ws, "msedge.exe", Runs::User, ts);
+            init.account = ph.recipient as u32;
+            out.push(NetRow {
+                ts,
+                device: ws as u32,
+                action: "ConnectionSuccess",
+                url: site.0.clone(),
+                remote_ip: site.1.clone(),
+                remote_port: 443,
+                local_port: rng.range(49_152, 65_535) as i32,
+                protocol: "Tcp",
+                init,
+            });
+        }
+    }
     let bf = &world.findings.brute_force;
     if bf.device < world.devices.len() {
         // The burst arrives over SMB on the domain controller.
@@ -1090,6 +1116,25 @@ fn plant_network(cast: &mut Cast<'_>, rng: &mut Rng, out: &mut Vec<NetRow>) {
             });
         }
     }
+}
+
+/// The phishing campaign's infrastructure, derived from the finding: (site host, site IP, the
+/// address the stolen password is used from).
+fn phishing_site(world: &World) -> (String, String, String) {
+    let ph = &world.findings.phishing;
+    let host = ph
+        .url
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split(['/', '?']).next())
+        .unwrap_or("")
+        .to_string();
+    let mut rng = Rng::new(world.seed, "hunting:phishing-site");
+    // Address ranges no other part of the world draws from (the brute force uses
+    // 192.0.2.10–250, devices 198.51.100.x, the C2 203.0.113.x, the mail sender 198.18.x.x).
+    let site_ip = format!("192.0.2.{}", rng.range(2, 9));
+    let attacker = format!("198.19.{}.{}", rng.range(0, 255), rng.range(1, 254));
+    (host, site_ip, attacker)
 }
 
 // ====================================================================== DeviceFileEvents
@@ -2467,6 +2512,35 @@ fn identity_logon_events(cast: &Cast<'_>, rng: &mut Rng, rows: usize) -> Relatio
             };
             out.push(row);
         }
+        // With the harvested password, someone signs in as the phishing recipient from abroad
+        // forty minutes after the click: two failures, then a success.
+        let ph = &world.findings.phishing;
+        if ph.recipient < world.people.len() {
+            let attacker = phishing_site(world).2;
+            for (i, failed) in [true, true, false].into_iter().enumerate() {
+                out.push(IdRow {
+                    ts: cast.minutes_ago(ph.minutes_ago - 55) + i as i64 * 40 * TICKS_PER_SECOND,
+                    action: if failed {
+                        "LogonFailed"
+                    } else {
+                        "LogonSuccess"
+                    },
+                    application: "Microsoft 365",
+                    logon_type: "Interactive",
+                    protocol: "",
+                    failure: if failed { "InvalidPassword" } else { "" },
+                    person: ph.recipient,
+                    device: None,
+                    ip: attacker.clone(),
+                    port: None,
+                    destination: None,
+                    destination_port: None,
+                    location: "Lagos, NG",
+                    isp: "Hosting Services Ltd",
+                    additional: serde_json::json!({"ARG.CLOUD_SERVICE": "Azure Active Directory"}),
+                });
+            }
+        }
         let bf = &world.findings.brute_force;
         let start = cast.minutes_ago(bf.minutes_ago);
         let n = i64::from(bf.failed_attempts.max(1));
@@ -2694,7 +2768,7 @@ mod tests {
         let logons = generate("DeviceLogonEvents", &w, 7, 0).unwrap();
         assert_eq!(logons.len(), 49);
         let ident = generate("IdentityLogonEvents", &w, 7, 0).unwrap();
-        assert_eq!(ident.len(), 49);
+        assert_eq!(ident.len(), 49 + 3);
         let mail = generate("EmailEvents", &w, 7, 0).unwrap();
         assert_eq!(mail.len(), 1);
         assert_eq!(
