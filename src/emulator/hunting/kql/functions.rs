@@ -326,7 +326,7 @@ impl Args<'_> {
     }
 
     /// Argument `i` must have one of `types` (dynamic is accepted wherever a scalar is).
-    fn expect(&self, i: usize, types: &[Type], what: &str) -> Result<(), KqlError> {
+    fn arg_type(&self, i: usize, types: &[Type], what: &str) -> Result<(), KqlError> {
         let t = self.ty(i);
         if i >= self.args.len() || t == Type::Dynamic || types.contains(&t) {
             return Ok(());
@@ -343,7 +343,7 @@ impl Args<'_> {
     }
 
     fn string(&self, i: usize) -> Result<(), KqlError> {
-        self.expect(i, &[Type::String], "a string")
+        self.arg_type(i, &[Type::String], "a string")
     }
 
     fn const_string(&self, i: usize) -> Result<String, KqlError> {
@@ -433,12 +433,12 @@ pub fn bind(
     let r = match name {
         "now" => {
             a.arity(0, 1)?;
-            a.expect(0, &[Type::TimeSpan], "a timespan")?;
+            a.arg_type(0, &[Type::TimeSpan], "a timespan")?;
             (Func::Now, Type::DateTime)
         }
         "ago" => {
             a.arity(1, 1)?;
-            a.expect(0, &[Type::TimeSpan], "a timespan")?;
+            a.arg_type(0, &[Type::TimeSpan], "a timespan")?;
             (Func::Ago, Type::DateTime)
         }
         "todatetime" => {
@@ -488,8 +488,8 @@ pub fn bind(
         }
         "substring" => {
             a.arity(2, 3)?;
-            a.expect(1, NUM, "a number")?;
-            a.expect(2, NUM, "a number")?;
+            a.arg_type(1, NUM, "a number")?;
+            a.arg_type(2, NUM, "a number")?;
             (Func::Substring, Type::String)
         }
         "tolower" | "toupper" => {
@@ -531,7 +531,7 @@ pub fn bind(
             a.arity(2, 3)?;
             a.string(0)?;
             a.string(1)?;
-            a.expect(2, NUM, "a number")?;
+            a.arg_type(2, NUM, "a number")?;
             (Func::Split, Type::Dynamic)
         }
         "replace_string" | "replace" => {
@@ -549,7 +549,7 @@ pub fn bind(
         }
         "extract" => {
             a.arity(3, 3)?;
-            a.expect(1, NUM, "a number")?;
+            a.arg_type(1, NUM, "a number")?;
             (Func::Extract(a.regex(0)?), Type::String)
         }
         "extract_all" => {
@@ -599,7 +599,7 @@ pub fn bind(
         }
         "iff" | "iif" => {
             a.arity(3, 3)?;
-            a.expect(0, &[Type::Bool], "a bool")?;
+            a.arg_type(0, &[Type::Bool], "a bool")?;
             (Func::Iff, common_type(&[a.ty(1), a.ty(2)], span, name)?)
         }
         "case" => {
@@ -612,7 +612,7 @@ pub fn bind(
             }
             let mut values = Vec::new();
             for i in (0..a.args.len() - 1).step_by(2) {
-                a.expect(i, &[Type::Bool], "a bool")?;
+                a.arg_type(i, &[Type::Bool], "a bool")?;
                 values.push(a.ty(i + 1));
             }
             values.push(a.ty(a.args.len() - 1));
@@ -641,17 +641,19 @@ pub fn bind(
         }
         "not" => {
             a.arity(1, 1)?;
-            a.expect(0, &[Type::Bool], "a bool")?;
+            a.arg_type(0, &[Type::Bool], "a bool")?;
             (Func::Not, Type::Bool)
         }
         "bin" | "floor" => {
             a.arity(2, 2)?;
             let t = a.ty(0);
             match t {
-                Type::DateTime | Type::TimeSpan => a.expect(1, &[Type::TimeSpan], "a timespan")?,
-                Type::Int | Type::Long | Type::Real => a.expect(1, NUM, "a number")?,
+                Type::DateTime | Type::TimeSpan => {
+                    a.arg_type(1, &[Type::TimeSpan], "a timespan")?
+                }
+                Type::Int | Type::Long | Type::Real => a.arg_type(1, NUM, "a number")?,
                 Type::Dynamic => {}
-                _ => a.expect(
+                _ => a.arg_type(
                     0,
                     &[Type::Long, Type::Real, Type::DateTime, Type::TimeSpan],
                     "a number, datetime or timespan",
@@ -661,8 +663,8 @@ pub fn bind(
         }
         "startofday" | "startofweek" | "startofmonth" | "startofyear" => {
             a.arity(1, 2)?;
-            a.expect(0, &[Type::DateTime], "a datetime")?;
-            a.expect(1, &[Type::Int, Type::Long], "an integer")?;
+            a.arg_type(0, &[Type::DateTime], "a datetime")?;
+            a.arg_type(1, &[Type::Int, Type::Long], "an integer")?;
             let p = match name {
                 "startofday" => Period::Day,
                 "startofweek" => Period::Week,
@@ -673,17 +675,17 @@ pub fn bind(
         }
         "endofday" => {
             a.arity(1, 2)?;
-            a.expect(0, &[Type::DateTime], "a datetime")?;
+            a.arg_type(0, &[Type::DateTime], "a datetime")?;
             (Func::EndOfDay, Type::DateTime)
         }
         "dayofweek" => {
             a.arity(1, 1)?;
-            a.expect(0, &[Type::DateTime], "a datetime")?;
+            a.arg_type(0, &[Type::DateTime], "a datetime")?;
             (Func::DayOfWeek, Type::TimeSpan)
         }
         "hourofday" | "dayofmonth" | "getmonth" | "getyear" => {
             a.arity(1, 1)?;
-            a.expect(0, &[Type::DateTime], "a datetime")?;
+            a.arg_type(0, &[Type::DateTime], "a datetime")?;
             let f = match name {
                 "hourofday" => Func::HourOfDay,
                 "dayofmonth" => Func::DayOfMonth,
@@ -695,26 +697,26 @@ pub fn bind(
         "datetime_diff" => {
             a.arity(3, 3)?;
             period_of(&a.const_string(0)?, a.span_of(0))?;
-            a.expect(1, &[Type::DateTime], "a datetime")?;
-            a.expect(2, &[Type::DateTime], "a datetime")?;
+            a.arg_type(1, &[Type::DateTime], "a datetime")?;
+            a.arg_type(2, &[Type::DateTime], "a datetime")?;
             (Func::DatetimeDiff, Type::Long)
         }
         "datetime_add" => {
             a.arity(3, 3)?;
             period_of(&a.const_string(0)?, a.span_of(0))?;
-            a.expect(1, &[Type::Int, Type::Long], "an integer")?;
-            a.expect(2, &[Type::DateTime], "a datetime")?;
+            a.arg_type(1, &[Type::Int, Type::Long], "an integer")?;
+            a.arg_type(2, &[Type::DateTime], "a datetime")?;
             (Func::DatetimeAdd, Type::DateTime)
         }
         "format_datetime" => {
             a.arity(2, 2)?;
-            a.expect(0, &[Type::DateTime], "a datetime")?;
+            a.arg_type(0, &[Type::DateTime], "a datetime")?;
             a.string(1)?;
             (Func::FormatDatetime, Type::String)
         }
         "abs" => {
             a.arity(1, 1)?;
-            a.expect(
+            a.arg_type(
                 0,
                 &[Type::Int, Type::Long, Type::Real, Type::TimeSpan],
                 "a number",
@@ -723,8 +725,8 @@ pub fn bind(
         }
         "round" => {
             a.arity(1, 2)?;
-            a.expect(0, NUM, "a number")?;
-            a.expect(1, &[Type::Int, Type::Long], "an integer")?;
+            a.arg_type(0, NUM, "a number")?;
+            a.arg_type(1, &[Type::Int, Type::Long], "an integer")?;
             let t = if a.ty(0) == Type::Int {
                 Type::Long
             } else {
@@ -734,7 +736,7 @@ pub fn bind(
         }
         "array_length" => {
             a.arity(1, 1)?;
-            a.expect(0, &[Type::Dynamic], "dynamic")?;
+            a.arg_type(0, &[Type::Dynamic], "dynamic")?;
             (Func::ArrayLength, Type::Long)
         }
         "pack_array" => {
@@ -757,7 +759,7 @@ pub fn bind(
         }
         "set_has_element" => {
             a.arity(2, 2)?;
-            a.expect(0, &[Type::Dynamic], "dynamic")?;
+            a.arg_type(0, &[Type::Dynamic], "dynamic")?;
             (Func::SetHasElement, Type::Bool)
         }
         "ipv4_is_private" => {

@@ -9,12 +9,17 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
-/// 100-nanosecond ticks per unit.
+/// 100-nanosecond ticks in a microsecond.
 pub const TICKS_PER_MICROSECOND: i64 = 10;
+/// Ticks in a millisecond.
 pub const TICKS_PER_MILLISECOND: i64 = 10_000;
+/// Ticks in a second.
 pub const TICKS_PER_SECOND: i64 = 10_000_000;
+/// Ticks in a minute.
 pub const TICKS_PER_MINUTE: i64 = 60 * TICKS_PER_SECOND;
+/// Ticks in an hour.
 pub const TICKS_PER_HOUR: i64 = 60 * TICKS_PER_MINUTE;
+/// Ticks in a day.
 pub const TICKS_PER_DAY: i64 = 24 * TICKS_PER_HOUR;
 /// Ticks from 0001-01-01 to 1970-01-01.
 pub const UNIX_EPOCH_TICKS: i64 = 621_355_968_000_000_000;
