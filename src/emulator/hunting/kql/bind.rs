@@ -417,7 +417,7 @@ impl<'a> Binder<'a> {
                 let mut candidates: Vec<String> = self.catalog.table_names();
                 candidates.extend(self.tabulars.keys().cloned());
                 let refs: Vec<&str> = candidates.iter().map(String::as_str).collect();
-                let hint = strsim_suggest(&id.name, &refs)
+                let hint = closest_name(&id.name, &refs)
                     .map_or(String::new(), |c| format!(". Did you mean '{c}'?"));
                 Err(KqlError::semantic(
                     id.span,

@@ -524,3 +524,73 @@ fn runaway_joins_stop_with_the_service_message() {
     let e = err(&format!("{t} T | join kind=inner T on k | count"));
     assert_eq!(e, "Query stopped due to excessive resource consumption.");
 }
+
+#[test]
+fn more_scalar_functions() {
+    let one = |expr: &str| ok(&format!("print {expr}")).1[0][0].clone();
+    assert_eq!(
+        one("datetime_add('day', 2, datetime(2024-05-10))"),
+        json!("2024-05-12T00:00:00.0000000Z")
+    );
+    assert_eq!(
+        one("datetime_add('month', -1, datetime(2024-03-31))"),
+        json!("2024-02-29T00:00:00.0000000Z")
+    );
+    assert_eq!(
+        one("startofweek(datetime(2024-05-10 15:00))"),
+        json!("2024-05-05T00:00:00.0000000Z")
+    );
+    assert_eq!(
+        one("startofmonth(datetime(2024-05-10))"),
+        json!("2024-05-01T00:00:00.0000000Z")
+    );
+    assert_eq!(
+        one("startofyear(datetime(2024-05-10), 1)"),
+        json!("2025-01-01T00:00:00.0000000Z")
+    );
+    assert_eq!(
+        one("endofday(datetime(2024-05-10 15:00))"),
+        json!("2024-05-10T23:59:59.9999999Z")
+    );
+    assert_eq!(one("hourofday(datetime(2024-05-10 15:42))"), json!(15));
+    assert_eq!(one("getyear(datetime(2024-05-10))"), json!(2024));
+    assert_eq!(
+        one("datetime_diff('minute', datetime(2024-05-10 10:30), datetime(2024-05-10 10:00))"),
+        json!(30)
+    );
+    assert_eq!(one("round(2.567, 2)"), json!(2.57));
+    assert_eq!(one("abs(-3)"), json!(3));
+    assert_eq!(one("array_length(dynamic([1, 2, 3]))"), json!(3));
+    assert_eq!(one("array_length(dynamic({}))"), json!(null));
+    assert_eq!(one("pack_array(1, 'a', 2s)"), json!([1, "a", "00:00:02"]));
+    assert_eq!(one("bag_pack('k', 1, 'v', 'x')"), json!({"k": 1, "v": "x"}));
+    assert_eq!(
+        one("set_has_element(dynamic(['a', 'b']), 'b')"),
+        json!(true)
+    );
+    assert_eq!(one("strcat_delim('-', 'a', 1, 'b')"), json!("a-1-b"));
+    assert_eq!(one("base64_encode_tostring('Kusto')"), json!("S3VzdG8="));
+    assert_eq!(one("strcmp('a', 'b')"), json!(-1));
+    assert_eq!(one("countof('ababa', 'aba', 'regex')"), json!(1));
+    assert_eq!(one("tobool('TRUE')"), json!(true));
+    assert_eq!(one("totimespan('1.02:00:00')"), json!("1.02:00:00"));
+    assert_eq!(one("toreal('1.5') * 2"), json!(3.0));
+    assert_eq!(one("coalesce('', 'x')"), json!("x"));
+    assert_eq!(one("replace_string('a.b.c', '.', '/')"), json!("a/b/c"));
+    assert_eq!(one("dayofweek(datetime(2024-05-13))"), json!("1.00:00:00"));
+    assert_eq!(
+        one("format_datetime(datetime(2024-05-10 15:04:05.1234), 'yyyy-MM-dd HH:mm:ss.fff')"),
+        json!("2024-05-10 15:04:05.123")
+    );
+    assert_eq!(one("ipv4_is_private('172.20.1.1')"), json!(true));
+    assert_eq!(one("not(true)"), json!(false));
+    assert_eq!(one("case(1 > 2, 'a', 2 > 1, 'b', 'c')"), json!("b"));
+    assert_eq!(one("extract(@'(\\d+)', 1, 'abc 42')"), json!("42"));
+    assert!(err("print datetime_add('fortnight', 1, now())").contains("is not a datetime part"));
+    assert!(err("print round('x')").contains("must be a number, not string"));
+}
+
+#[test]
+fn table_names_are_case_sensitive_with_a_hint() {
+    assert!(err("events | count").contains("Did you mean 'Events'?"));
+}
