@@ -29,6 +29,6 @@ pub use error::{RowsError, WriteError};
 pub use filter::{FilterError, FilterOutput, RowFilter};
 pub use parse::ParseOptions;
 pub use rowset::{CellRef, Column, KustoType, RowSet};
-pub use stream::RowSetBuilder;
+pub use stream::{RowSetBuilder, read_response};
 pub use view::{RowRef, Rows};
 pub use write::{CsvOptions, write_csv, write_csv_values, write_json, write_jsonl};

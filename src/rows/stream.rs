@@ -1,5 +1,7 @@
 //! [`RowSetBuilder`]: feed a hunting response chunk by chunk as it downloads.
 
+use futures_util::StreamExt;
+
 use super::error::RowsError;
 use super::parse::ParseOptions;
 use super::rowset::RowSet;
@@ -42,4 +44,22 @@ impl RowSetBuilder {
     pub fn finish(self) -> Result<RowSet, RowsError> {
         RowSet::from_slice_with(&self.buf, self.opts)
     }
+}
+
+/// Read a hunting response body from reqwest chunk by chunk into a [`RowSet`]. The caller
+/// has already checked the status (error bodies are not hunting results).
+///
+/// # Errors
+/// A failed read ([`RowsError::Read`]) or an invalid body.
+pub async fn read_response(
+    resp: reqwest::Response,
+    opts: ParseOptions,
+) -> Result<RowSet, RowsError> {
+    let mut builder = RowSetBuilder::new(resp.content_length(), opts);
+    let mut body = resp.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| RowsError::Read(e.without_url().to_string()))?;
+        builder.push(&chunk)?;
+    }
+    builder.finish()
 }
