@@ -54,7 +54,11 @@ impl RowSet {
         let mut de = serde_json::Deserializer::from_slice(body);
         let parsed = DocSeed { acc: &mut acc }.deserialize(&mut de);
         if let Err(e) = parsed.and_then(|()| de.end()) {
-            return Err(acc.fatal.take().unwrap_or(RowsError::Json(e)));
+            return Err(match acc.fatal.take() {
+                Some(fatal) => fatal,
+                None if e.is_eof() => RowsError::Truncated,
+                None => RowsError::Json(e),
+            });
         }
         acc.finish()
     }
@@ -652,12 +656,13 @@ mod tests {
     #[test]
     fn bad_input_gives_typed_errors_not_panics() {
         let cases: &[(&[u8], &str)] = &[
-            (b"", "not valid"),
+            (b"", "ended early"),
+            (b"{\"results\": [{\"a\": \"x", "ended early"),
             (b"[1,2]", "not valid"),
             (b"{}", "no `results`"),
             (br#"{"results": 5}"#, "not valid"),
             (br#"{"results": [1]}"#, "not valid"),
-            (br#"{"results": [{"a": 1}]"#, "not valid"),
+            (br#"{"results": [{"a": 1}]"#, "ended early"),
             (br#"{"results": []} x"#, "not valid"),
             (
                 br#"{"schema":[{"name":"a"},{"name":"a"}],"results":[]}"#,
