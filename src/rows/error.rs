@@ -6,6 +6,14 @@ pub enum RowsError {
     /// Not JSON, or JSON of the wrong shape (serde_json's message carries line and column).
     #[error("hunting response is not valid: {0}")]
     Json(#[from] serde_json::Error),
+    /// The chunked parser met a byte the response grammar does not allow there.
+    #[error("hunting response is not valid: expected {expected} at byte {offset}")]
+    Syntax {
+        /// Byte offset in the body.
+        offset: usize,
+        /// What was expected, for the message.
+        expected: &'static str,
+    },
     /// The top-level object has neither `results` (Graph) nor `Results` (Defender).
     #[error("hunting response has no `results` (Graph) or `Results` (Defender) array")]
     MissingResults,

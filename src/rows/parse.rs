@@ -269,15 +269,34 @@ impl Accum {
         int.lookups += 1;
         let probe_done = int.lookups == INTERN_PROBE;
         let r = self.push_text(s)?;
-        // Re-borrow: push_text needed `self` whole.
+        // Re-borrow: push_text needed `self` whole. Replacing a hash collision (or an entry
+        // left stale by a rolled-back partial row) keeps the newest string findable.
         if let Some(int) = self.interners.get_mut(col) {
-            int.map.entry(h).or_insert(r);
+            int.map.insert(h, r);
             if probe_done && int.map.len() as u32 > INTERN_PROBE / 2 {
                 int.off = true;
                 int.map = HashMap::default();
             }
         }
         Ok(r)
+    }
+
+    /// Bytes of string data so far; a partial row rolls back to this mark.
+    pub(crate) fn mark(&self) -> usize {
+        self.arena.len()
+    }
+
+    /// Undo a row that was cut off by the end of the data received so far: it is parsed
+    /// again, whole, when more data arrives. Columns it discovered stay (they will be seen
+    /// again); interner entries pointing past the mark are detected as stale on lookup.
+    pub(crate) fn rollback_row(&mut self, mark: usize) {
+        for col in &mut self.cells {
+            col.truncate(self.rows);
+        }
+        if mark <= self.arena.len() && self.arena.is_char_boundary(mark) {
+            self.arena.truncate(mark);
+        }
+        self.fatal = None;
     }
 
     pub(crate) fn finish(mut self) -> Result<RowSet, RowsError> {
