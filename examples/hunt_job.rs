@@ -3,9 +3,10 @@
 //! `$[?@.AccountName != 'system']` → CSV file + short Markdown summary (minijinja), both
 //! written atomically (temp file, then rename).
 //!
-//! Usage: `hunt_job BASE_URL OUT_DIR TEMPLATE`; BASE_URL serves both the token endpoint
+//! Usage: `hunt_job BASE_URL OUT_DIR TEMPLATE [--whole-body]`; BASE_URL serves both the token endpoint
 //! (`/{tenant}/oauth2/v2.0/token`) and Graph (`/v1.0/security/runHuntingQuery`), as
-//! `scripts/bench` sets it up. Step timings go to stderr.
+//! `scripts/bench.sh` sets it up. Step timings go to stderr. `--whole-body` reads the
+//! whole body first and parses it in one go (the comparison for the chunked parser).
 
 use std::io::Write;
 use std::path::Path;
@@ -75,7 +76,11 @@ async fn main() -> Result<(), BoxError> {
         .send()
         .await?
         .error_for_status()?;
-    let set = huntbook::rows::read_response(resp, ParseOptions::default()).await?;
+    let set = if args.iter().any(|a| a == "--whole-body") {
+        huntbook::rows::RowSet::from_slice(&resp.bytes().await?)?
+    } else {
+        huntbook::rows::read_response(resp, ParseOptions::default()).await?
+    };
     let total = set.len();
     let results = Rows::all(Arc::new(set));
     let t_hunt = t0.elapsed();

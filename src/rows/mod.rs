@@ -30,5 +30,7 @@ pub use filter::{FilterError, FilterOutput, RowFilter};
 pub use parse::ParseOptions;
 pub use rowset::{CellRef, Column, KustoType, RowSet};
 pub use stream::{RowSetBuilder, read_response};
-pub use view::{RowRef, Rows};
-pub use write::{CsvOptions, write_csv, write_csv_values, write_json, write_jsonl};
+pub use view::{ROW_LIMIT, RowRef, Rows, hunt_outputs};
+pub use write::{
+    CsvOptions, DataFormat, write_csv, write_csv_values, write_data, write_json, write_jsonl,
+};

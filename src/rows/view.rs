@@ -131,6 +131,29 @@ impl Rows {
     }
 }
 
+/// The most rows the hunting APIs return; a result of exactly this size was probably cut
+/// off by the service (it says nothing itself), so `truncated` is set.
+pub const ROW_LIMIT: usize = 100_000;
+
+/// The `hunt` step's outputs (playbook language §3) as one template map: `results` (the
+/// lazy row sequence), `schema` (`[{name, type}]`), `stats` (Defender's block, or none),
+/// `count`, and `truncated` (the result reached [`ROW_LIMIT`]).
+#[must_use]
+pub fn hunt_outputs(set: Arc<RowSet>) -> MjValue {
+    let count = set.len();
+    let schema = MjValue::from(minijinja::value::Serde(set.schema_json()));
+    let stats = set.stats().map_or(MjValue::from(()), |s| {
+        MjValue::from(minijinja::value::Serde(s))
+    });
+    minijinja::context! {
+        results => Rows::all(set).into_value(),
+        schema => schema,
+        stats => stats,
+        count => count,
+        truncated => count >= ROW_LIMIT,
+    }
+}
+
 /// One row of a [`Rows`] view.
 #[derive(Clone, Copy)]
 pub struct RowRef<'a> {
@@ -371,6 +394,21 @@ mod tests {
             render("{{ rows[1].Extra is defined }}", &rows).unwrap(),
             "False"
         );
+    }
+
+    #[test]
+    fn hunt_outputs_expose_the_documented_keys() {
+        let set = sample().set().clone();
+        let out = hunt_outputs(set);
+        let mut env = minijinja::Environment::new();
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        let text = env
+            .render_str(
+                "{{ h.count }} {{ h.truncated }} {{ h.schema[3].type }} {{ h.stats is none }} {{ h.results[1].DeviceName }}",
+                minijinja::context! { h => out },
+            )
+            .unwrap();
+        assert_eq!(text, "3 False Dynamic True ws2");
     }
 
     #[test]

@@ -163,6 +163,59 @@ pub fn write_csv_values<W: Write>(
     Ok(())
 }
 
+/// The data formats of the `output` step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataFormat {
+    /// One JSON document (an array for lists).
+    Json,
+    /// One compact JSON value per line (one line per element for lists).
+    Jsonl,
+    /// CSV with a header line.
+    Csv,
+}
+
+/// Write an `output.data` value: rows from a hunt or filter take the streaming row writers
+/// (schema column order, no per-row JSON built); any other value is converted to JSON.
+///
+/// # Errors
+/// When the destination fails or the value is not representable as JSON.
+pub fn write_data<W: Write>(
+    data: &minijinja::Value,
+    format: DataFormat,
+    out: W,
+    csv: &CsvOptions,
+) -> Result<(), WriteError> {
+    if let Some(rows) = Rows::from_value(data) {
+        return match format {
+            DataFormat::Json => write_json(&rows, out, false),
+            DataFormat::Jsonl => write_jsonl(&rows, out),
+            DataFormat::Csv => write_csv(&rows, out, csv),
+        };
+    }
+    let value = serde_json::to_value(data)?;
+    let mut out = BufWriter::new(out);
+    match (format, value) {
+        (DataFormat::Json, value) => {
+            serde_json::to_writer(&mut out, &value)?;
+            out.write_all(b"\n")?;
+        }
+        (DataFormat::Jsonl, Value::Array(items)) => {
+            for item in &items {
+                serde_json::to_writer(&mut out, item)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        (DataFormat::Jsonl, value) => {
+            serde_json::to_writer(&mut out, &value)?;
+            out.write_all(b"\n")?;
+        }
+        (DataFormat::Csv, Value::Array(items)) => write_csv_values(&items, &mut out, csv)?,
+        (DataFormat::Csv, value) => write_csv_values(&[value], &mut out, csv)?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
 /// Write rows as one JSON array of objects (keys in column order).
 ///
 /// # Errors
@@ -284,6 +337,37 @@ mod tests {
         let first: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
         assert_eq!(first, r.to_json_value()[0]);
         assert!(text.starts_with("{\"Timestamp\":\"2024-01-01T00:00:00Z\",\"Cmd\""));
+    }
+
+    #[test]
+    fn write_data_uses_rows_or_plain_values() {
+        let r = rows();
+        let mut from_rows = Vec::new();
+        write_data(
+            &r.clone().into_value(),
+            DataFormat::Csv,
+            &mut from_rows,
+            &CsvOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(from_rows, csv_of(&r, &CsvOptions::default()).into_bytes());
+
+        let plain = minijinja::Value::from(minijinja::value::Serde(
+            serde_json::json!([{"a": 1, "b": "x"}, {"a": 2}]),
+        ));
+        let mut out = Vec::new();
+        write_data(&plain, DataFormat::Jsonl, &mut out, &CsvOptions::default()).unwrap();
+        assert_eq!(out, b"{\"a\":1,\"b\":\"x\"}\n{\"a\":2}\n");
+        let mut out = Vec::new();
+        write_data(&plain, DataFormat::Json, &mut out, &CsvOptions::default()).unwrap();
+        assert_eq!(out, b"[{\"a\":1,\"b\":\"x\"},{\"a\":2}]\n");
+        let mut out = Vec::new();
+        write_data(&plain, DataFormat::Csv, &mut out, &CsvOptions::default()).unwrap();
+        assert_eq!(out, b"a,b\n1,x\n2,\n");
+        let one = minijinja::Value::from(minijinja::value::Serde(serde_json::json!({"k": 1})));
+        let mut out = Vec::new();
+        write_data(&one, DataFormat::Json, &mut out, &CsvOptions::default()).unwrap();
+        assert_eq!(out, b"{\"k\":1}\n");
     }
 
     #[test]

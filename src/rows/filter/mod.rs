@@ -140,6 +140,19 @@ impl RowFilter {
     pub fn apply_json(&self, value: &Value) -> Vec<Value> {
         self.path.query(value).all().into_iter().cloned().collect()
     }
+
+    /// Apply to a `filter.input` value: rows from a hunt (or an earlier filter) take
+    /// [`RowFilter::apply`]; any other value is converted to JSON and queried.
+    ///
+    /// # Errors
+    /// When the value cannot be represented as JSON (e.g. a template callable).
+    pub fn apply_value(&self, input: &MjValue) -> Result<FilterOutput, serde_json::Error> {
+        if let Some(rows) = Rows::from_value(input) {
+            return Ok(self.apply(&rows));
+        }
+        let doc = serde_json::to_value(input)?;
+        Ok(FilterOutput::Values(self.apply_json(&doc)))
+    }
 }
 
 #[cfg(test)]

@@ -103,6 +103,20 @@ fn general_path_answers_what_the_fast_path_declines() {
 }
 
 #[test]
+fn apply_value_takes_rows_or_plain_values() {
+    let rows = rows_of(&json!({"results": [{"n": 1}, {"n": 2}]}));
+    let f = RowFilter::compile("$[?@.n > 1]").unwrap();
+    let out = f.apply_value(&rows.clone().into_value()).unwrap();
+    assert_eq!(ids(&out), [1]);
+    let plain = minijinja::Value::from(minijinja::value::Serde(json!([{"n": 5}, {"n": 0}])));
+    let FilterOutput::Values(v) = f.apply_value(&plain).unwrap() else {
+        panic!("plain input gives values")
+    };
+    assert_eq!(v, [json!({"n": 5})]);
+    assert_eq!(f.apply_value(&plain).unwrap().into_value().len(), Some(1));
+}
+
+#[test]
 fn filtering_a_filtered_view_maps_back_to_the_row_set() {
     let rows = rows_of(&json!({"results": [{"n": 1}, {"n": 2}, {"n": 3}, {"n": 4}]}));
     let odd = rows.retain_ids(|r| r % 2 == 0);
