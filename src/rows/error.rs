@@ -44,4 +44,7 @@ pub enum WriteError {
     /// JSON encoding failed.
     #[error("writing JSON failed: {0}")]
     Json(#[from] serde_json::Error),
+    /// The data is not representable as JSON (undefined, a callable).
+    #[error("cannot write the data: {0}")]
+    Data(#[from] crate::template::value::ValueError),
 }

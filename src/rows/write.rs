@@ -175,7 +175,8 @@ pub enum DataFormat {
 }
 
 /// Write an `output.data` value: rows from a hunt or filter take the streaming row writers
-/// (schema column order, no per-row JSON built); any other value is converted to JSON.
+/// (schema column order, no per-row JSON built); any other value is converted to JSON as
+/// templates do ([`crate::template::value::to_json`]: datetimes and durations as text).
 ///
 /// # Errors
 /// When the destination fails or the value is not representable as JSON.
@@ -192,7 +193,7 @@ pub fn write_data<W: Write>(
             DataFormat::Csv => write_csv(&rows, out, csv),
         };
     }
-    let value = serde_json::to_value(data)?;
+    let value = crate::template::value::to_json(data)?;
     let mut out = BufWriter::new(out);
     match (format, value) {
         (DataFormat::Json, value) => {

@@ -9,6 +9,7 @@ use serde_json::Value;
 use serde_json_path::JsonPath;
 
 use super::view::Rows;
+use crate::template::value::ValueError;
 
 /// A JSONPath expression that did not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -142,15 +143,16 @@ impl RowFilter {
     }
 
     /// Apply to a `filter.input` value: rows from a hunt (or an earlier filter) take
-    /// [`RowFilter::apply`]; any other value is converted to JSON and queried.
+    /// [`RowFilter::apply`]; any other value is converted to JSON the way templates do
+    /// ([`crate::template::value::to_json`]) and queried.
     ///
     /// # Errors
-    /// When the value cannot be represented as JSON (e.g. a template callable).
-    pub fn apply_value(&self, input: &MjValue) -> Result<FilterOutput, serde_json::Error> {
+    /// When the value cannot be represented as JSON (undefined, a callable).
+    pub fn apply_value(&self, input: &MjValue) -> Result<FilterOutput, ValueError> {
         if let Some(rows) = Rows::from_value(input) {
             return Ok(self.apply(&rows));
         }
-        let doc = serde_json::to_value(input)?;
+        let doc = crate::template::value::to_json(input)?;
         Ok(FilterOutput::Values(self.apply_json(&doc)))
     }
 }
