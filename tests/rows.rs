@@ -132,3 +132,45 @@ async fn a_cut_off_body_is_a_clear_error() {
         .unwrap_err();
     assert!(err.to_string().starts_with("hunting response"), "{err}");
 }
+
+#[test]
+fn playbook_templates_see_hunt_rows_as_ordinary_values() {
+    use huntbook::template::{Engine, FieldKind};
+    let body = br#"{"schema":[{"name":"Timestamp","type":"DateTime"},{"name":"AccountName","type":"String"}],
+        "results":[{"Timestamp":"2026-11-24T10:00:01Z","AccountName":"system"},
+                   {"Timestamp":"2026-11-24T10:00:02.123Z","AccountName":"alice"},
+                   {"Timestamp":"2026-11-24T10:00:03.1234567Z","AccountName":"bob"}]}"#;
+    let set = Arc::new(huntbook::rows::RowSet::from_slice(body).unwrap());
+    let scope = minijinja::context! {
+        steps => minijinja::context! { hunt => huntbook::rows::hunt_outputs(set) }
+    };
+    let engine = Engine::new();
+    let render = |src: &str| {
+        let field = engine.compile(src, FieldKind::Text).unwrap();
+        engine.render(&field, &scope).unwrap()
+    };
+    // Datetimes with 0, 3 and 7 fraction digits all work with the `date` filter.
+    assert_eq!(
+        render(
+            "{% for r in steps.hunt.results %}{{ r.Timestamp | date('%H:%M:%S') }};{% endfor %}"
+        )
+        .to_string(),
+        "10:00:01;10:00:02;10:00:03;"
+    );
+    assert_eq!(render("{{ steps.hunt.count }}").to_string(), "3");
+    let json: Value =
+        serde_json::from_str(&render("{{ steps.hunt.results | tojson }}").to_string()).unwrap();
+    assert_eq!(
+        json[2],
+        json!({"Timestamp": "2026-11-24T10:00:03.1234567Z", "AccountName": "bob"})
+    );
+    // `filter.input: "{{ steps.hunt.results }}"` hands the rows themselves to the filter.
+    let input = render("{{ steps.hunt.results }}");
+    let rows = Rows::from_value(&input).expect("the lone expression keeps the rows");
+    let out = RowFilter::compile("$[?@.AccountName != 'system']")
+        .unwrap()
+        .apply_value(&input)
+        .unwrap();
+    assert_eq!(out.count(), 2);
+    assert_eq!(rows.len(), 3);
+}
