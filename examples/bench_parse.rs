@@ -1,6 +1,7 @@
 //! Parse-only baselines for the benchmark: read a saved hunting response and parse it as
 //! `value` (`serde_json::Value`, the "serde_json alone" figure), `ignored` (serde_json
-//! skipping everything: the scan floor), or `rowset` (huntbook's [`RowSet`]).
+//! skipping everything: the scan floor), `rowset` (huntbook's [`RowSet`]) or
+//! `rowset-nointern` (the same without string interning).
 //!
 //! Usage: `bench_parse MODE FILE`; prints the parse time on stderr.
 
@@ -12,7 +13,7 @@ use serde::de::IgnoredAny;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let (Some(mode), Some(file)) = (args.get(1), args.get(2)) else {
-        return Err("usage: bench_parse value|ignored|rowset FILE".into());
+        return Err("usage: bench_parse value|ignored|rowset|rowset-nointern FILE".into());
     };
     let body = std::fs::read(file)?;
     let start = Instant::now();
@@ -31,8 +32,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let _: IgnoredAny = serde_json::from_slice(&body)?;
             format!("scan {:?}", start.elapsed())
         }
-        "rowset" => {
-            let rs = RowSet::from_slice(&body)?;
+        "rowset" | "rowset-nointern" => {
+            let opts = huntbook::rows::ParseOptions {
+                intern: mode == "rowset",
+            };
+            let rs = RowSet::from_slice_with(&body, opts)?;
             let parse = start.elapsed();
             let (n, arena) = (rs.len(), rs.arena_bytes());
             drop(rs);

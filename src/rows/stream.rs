@@ -508,6 +508,56 @@ mod tests {
     }
 
     #[test]
+    fn mutated_bodies_never_panic_and_both_parsers_agree() {
+        use rand::rngs::StdRng;
+        use rand::{Rng, SeedableRng};
+        let base = sample().into_bytes();
+        let base = &base[..base.len().min(3000)];
+        // Cut inside the results: close the array and object so most mutants stay near-valid.
+        let mut seed = base.to_vec();
+        while seed.last() != Some(&b'}') {
+            seed.pop();
+        }
+        seed.extend_from_slice(b"]}");
+        let mut rng = StdRng::seed_from_u64(7);
+        let alphabet = b"{}[]\",:0123456789-.eE tnfrul\\\x00\xff\xc3";
+        let (mut accepted, mut rejected) = (0, 0);
+        for case in 0..1500 {
+            let mut body = seed.clone();
+            for _ in 0..rng.random_range(1..4) {
+                let at = rng.random_range(0..body.len());
+                let b = alphabet[rng.random_range(0..alphabet.len())];
+                match rng.random_range(0..3) {
+                    0 => body[at] = b,
+                    1 => {
+                        body.remove(at);
+                    }
+                    _ => body.insert(at, b),
+                }
+            }
+            let whole = RowSet::from_slice(&body);
+            let parts = chunked(&body, rng.random_range(1..200));
+            match (&whole, &parts) {
+                (Ok(a), Ok(b)) => {
+                    accepted += 1;
+                    let ra: Vec<Value> = (0..a.len()).map(|r| a.row_json(r)).collect();
+                    let rb: Vec<Value> = (0..b.len()).map(|r| b.row_json(r)).collect();
+                    assert_eq!(ra, rb, "case {case}");
+                    assert_eq!(a.columns(), b.columns(), "case {case}");
+                }
+                (Err(_), Err(_)) => rejected += 1,
+                _ => panic!(
+                    "case {case}: whole {:?} vs chunked {:?} on {}",
+                    whole.as_ref().map(RowSet::len),
+                    parts.as_ref().map(RowSet::len),
+                    String::from_utf8_lossy(&body)
+                ),
+            }
+        }
+        assert!(accepted > 100 && rejected > 100, "{accepted} / {rejected}");
+    }
+
+    #[test]
     fn a_huge_single_value_is_parsed_in_linear_time() {
         // One 4 MB string in 1-byte chunks: with naive retries this would rescan ~8 TB.
         let big = "x".repeat(4 << 20);
