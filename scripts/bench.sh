@@ -68,10 +68,12 @@ measure() {
     "$@" >/dev/null 2>>"$WORK/$label.err"
     for _ in $(seq 1 "$RUNS"); do
         /usr/bin/time -v -o "$WORK/time.txt" "$@" >/dev/null 2>>"$WORK/$label.err"
-        local wall rss
+        local wall rss user sys
         wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$WORK/time.txt")
         rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$WORK/time.txt")
-        printf '%s\t%s\t%s\n' "$label" "$wall" "$rss" >>"$RESULTS"
+        user=$(sed -n 's/.*User time (seconds): //p' "$WORK/time.txt")
+        sys=$(sed -n 's/.*System time (seconds): //p' "$WORK/time.txt")
+        printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$wall" "$rss" "$user" "$sys" >>"$RESULTS"
     done
 }
 
@@ -108,13 +110,14 @@ def secs(t):
     return sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
 rows = {}
 for line in open(sys.argv[1]):
-    label, wall, rss = line.rstrip("\n").split("\t")
-    rows.setdefault(label, []).append((secs(wall), int(rss) / 1024))
-print("| job | median wall (s) | min–max wall (s) | median peak RSS (MB) | runs |")
-print("|---|---|---|---|---|")
+    label, wall, rss, user, sys_ = line.rstrip("\n").split("\t")
+    rows.setdefault(label, []).append((secs(wall), int(rss) / 1024, float(user) + float(sys_)))
+print("| job | median wall (s) | min–max wall (s) | median CPU user+sys (s) | median peak RSS (MB) | runs |")
+print("|---|---|---|---|---|---|")
 for label, vals in rows.items():
-    walls = [w for w, _ in vals]
-    rss = [r for _, r in vals]
+    walls = [v[0] for v in vals]
+    rss = [v[1] for v in vals]
+    cpu = [v[2] for v in vals]
     print(f"| {label} | {statistics.median(walls):.2f} | {min(walls):.2f}–{max(walls):.2f} "
-          f"| {statistics.median(rss):.0f} | {len(vals)} |")
+          f"| {statistics.median(cpu):.2f} | {statistics.median(rss):.0f} | {len(vals)} |")
 EOF
