@@ -17,6 +17,9 @@ pub enum RowsError {
     /// The top-level object has neither `results` (Graph) nor `Results` (Defender).
     #[error("hunting response has no `results` (Graph) or `Results` (Defender) array")]
     MissingResults,
+    /// The response object has two schemas or two results arrays.
+    #[error("hunting response has two `{0}` members")]
+    DuplicateMember(&'static str),
     /// Two schema entries name the same column.
     #[error("hunting response schema names column `{0}` twice")]
     DuplicateColumn(String),

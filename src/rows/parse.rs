@@ -157,7 +157,7 @@ impl Accum {
 
     pub(crate) fn set_schema(&mut self, schema: Vec<SchemaEntry>) -> Result<(), RowsError> {
         if self.schema.is_some() {
-            return Err(RowsError::Read("the response has two schemas".into()));
+            return Err(RowsError::DuplicateMember("schema"));
         }
         let mut cols: Vec<Column> = Vec::with_capacity(schema.len());
         for e in schema {
@@ -186,9 +186,7 @@ impl Accum {
 
     pub(crate) fn begin_results(&mut self) -> Result<(), RowsError> {
         if self.saw_results {
-            return Err(RowsError::Read(
-                "the response has two results arrays".into(),
-            ));
+            return Err(RowsError::DuplicateMember("results"));
         }
         self.saw_results = true;
         Ok(())
@@ -694,7 +692,8 @@ mod tests {
                 br#"{"schema":[{"type":"String"}],"results":[]}"#,
                 "not valid",
             ),
-            (br#"{"results":[],"Results":[]}"#, "two results"),
+            (br#"{"results":[],"Results":[]}"#, "two `results`"),
+            (br#"{"schema":[],"Schema":[],"results":[]}"#, "two `schema`"),
             (b"{\"results\":[{\"a\":\"\xff\"}]}", "not valid"),
         ];
         for (body, want) in cases {
