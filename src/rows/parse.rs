@@ -263,7 +263,7 @@ impl Accum {
         let h = hash_str(s);
         if let Some(&r) = int.map.get(&h) {
             let start = r.start as usize;
-            if self.arena.get(start..start + r.len as usize) == Some(s) {
+            if self.arena.as_bytes().get(start..start + r.len as usize) == Some(s.as_bytes()) {
                 return Ok(r);
             }
         }

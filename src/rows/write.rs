@@ -89,11 +89,19 @@ pub fn write_csv<W: Write>(rows: &Rows, out: W, opts: &CsvOptions) -> Result<(),
     let mut buf = Vec::with_capacity(256);
     for row in rows.iter() {
         for (_, col) in &cols {
-            buf.clear();
-            if let Some(c) = col {
-                cell_text(row.cell(*c), opts.neutralize_formulas, &mut buf)?;
+            let cell = col.map_or(CellRef::Missing, |c| row.cell(c));
+            match cell {
+                // Most cells: straight from the arena, no staging copy.
+                CellRef::Str(s) if !(opts.neutralize_formulas && is_formula_start(s)) => {
+                    w.write_field(s)?;
+                }
+                CellRef::Json(text) => w.write_field(text)?,
+                other => {
+                    buf.clear();
+                    cell_text(other, opts.neutralize_formulas, &mut buf)?;
+                    w.write_field(&buf)?;
+                }
             }
-            w.write_field(&buf)?;
         }
         w.write_record(None::<&[u8]>)?;
     }
