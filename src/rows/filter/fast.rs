@@ -1,6 +1,7 @@
 //! The fast path: `$[?<expr>]` over the top-level rows, where `<expr>` is built from
 //! `@.Col` / `@['Col']`, literals, the six comparisons, `&&`, `||`, `!`, parentheses,
-//! existence tests and `match()` / `search()` with a literal pattern.
+//! existence tests and `match()` / `search()` with a literal pattern, optionally followed by
+//! one member name (`$[?…].DeviceName`: that column of the kept rows).
 //!
 //! The parser only recognises that subset and says `None` to anything else (the caller then
 //! uses `serde_json_path`). It runs after `serde_json_path` accepted the expression, so it
@@ -13,6 +14,7 @@ use std::str::FromStr;
 use regex::Regex;
 use serde_json::{Number, Value};
 
+use super::FilterOutput;
 use crate::rows::rowset::{Cell, RowSet};
 use crate::rows::view::Rows;
 
@@ -20,6 +22,8 @@ use crate::rows::view::Rows;
 #[derive(Debug)]
 pub(crate) struct FastFilter {
     expr: Expr,
+    /// A trailing `.Name` / `['Name']` segment: the kept rows' values of that column.
+    project: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,15 +76,33 @@ impl FastFilter {
         let expr = p.or()?;
         p.ws();
         p.eat(']')?;
+        let mut names = p.name_segments()?;
         p.ws();
-        (p.i == p.s.len()).then_some(FastFilter { expr })
+        if p.i != p.s.len() || names.len() > 1 {
+            return None;
+        }
+        Some(FastFilter {
+            expr,
+            project: names.pop(),
+        })
     }
 
     /// Evaluate against every row of the view.
-    pub(crate) fn apply(&self, rows: &Rows) -> Rows {
+    pub(crate) fn apply(&self, rows: &Rows) -> FilterOutput {
         let set = rows.set();
         let expr = resolve(&self.expr, set);
-        rows.retain_ids(|row| eval(&expr, set, row))
+        let kept = rows.retain_ids(|row| eval(&expr, set, row));
+        match &self.project {
+            None => FilterOutput::Rows(kept),
+            Some(name) => {
+                let col = set.column_index(name);
+                FilterOutput::Values(
+                    kept.iter()
+                        .filter_map(|r| col.and_then(|c| r.cell(c).to_json()))
+                        .collect(),
+                )
+            }
+        }
     }
 }
 
@@ -284,6 +306,12 @@ impl Parser<'_> {
     /// `@` followed by exactly one name segment.
     fn rel_query(&mut self) -> Option<String> {
         self.eat('@')?;
+        let mut names = self.name_segments()?;
+        if names.len() == 1 { names.pop() } else { None }
+    }
+
+    /// Zero or more `.name` / `['name']` segments; `None` for any other kind of segment.
+    fn name_segments(&mut self) -> Option<Vec<String>> {
         let mut names = Vec::new();
         loop {
             let save = self.i;
@@ -306,7 +334,7 @@ impl Parser<'_> {
                 break;
             }
         }
-        if names.len() == 1 { names.pop() } else { None }
+        Some(names)
     }
 
     fn member_name(&mut self) -> Option<String> {
@@ -619,6 +647,8 @@ mod tests {
             "$[?1 == @.a]",
             "$[?@.a == @.b]",
             "$[?@['it\\'s'] == '\\u00e9']",
+            "$[?@.a == 1].DeviceName",
+            "$[?@.a == 1] ['x y']",
         ] {
             assert!(parses(p), "{p}");
         }
@@ -630,7 +660,10 @@ mod tests {
             "$[*]",
             "$[?@.a.b == 1]",
             "$[?@..a]",
-            "$[?@.a == 1].b",
+            "$[?@.a == 1].b.c",
+            "$[?@.a == 1][0]",
+            "$[?@.a == 1].*",
+            "$[?@.a == 1]..b",
             "$[?@.a == 1, ?@.b]",
             "$[?@[0] == 1]",
             "$[?length(@.a) > 1]",

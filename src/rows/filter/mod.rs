@@ -104,7 +104,7 @@ impl RowFilter {
     #[must_use]
     pub fn apply(&self, rows: &Rows) -> FilterOutput {
         match &self.fast {
-            Some(f) => FilterOutput::Rows(f.apply(rows)),
+            Some(f) => f.apply(rows),
             None => self.apply_general(rows),
         }
     }
