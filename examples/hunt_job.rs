@@ -1,7 +1,7 @@
 //! The benchmark job, driven by the library code the engine uses, until `huntbook run
 //! scripts/bench/playbook.yaml` can run it: token → hunt (Graph `runHuntingQuery`) →
 //! `$[?@.AccountName != 'system']` → CSV file + short Markdown summary (minijinja), both
-//! written atomically (temp file, then rename).
+//! written atomically with `fsutil::AtomicFile` (temp file, fsync, rename).
 //!
 //! Usage: `hunt_job BASE_URL OUT_DIR TEMPLATE [--whole-body]`; BASE_URL serves both the token endpoint
 //! (`/{tenant}/oauth2/v2.0/token`) and Graph (`/v1.0/security/runHuntingQuery`), as
@@ -13,6 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use huntbook::fsutil::AtomicFile;
 use huntbook::rows::{CsvOptions, FilterOutput, ParseOptions, RowFilter, Rows, write_csv};
 
 const PATH: &str = "$[?@.AccountName != 'system']";
@@ -20,16 +21,15 @@ const QUERY: &str = "DeviceProcessEvents | where Timestamp > ago(1d) | project T
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Write through a temp file in the destination folder, then rename over the target.
+/// Write through the engine's atomic file (temp file in the target's folder, fsync, rename,
+/// fsync of the folder), so the job pays what `huntbook run` outputs will.
 fn write_atomically(
     path: &Path,
-    fill: impl FnOnce(&mut std::fs::File) -> Result<(), BoxError>,
+    fill: impl FnOnce(&mut AtomicFile) -> Result<(), BoxError>,
 ) -> Result<(), BoxError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    fill(tmp.as_file_mut())?;
-    tmp.as_file_mut().flush()?;
-    tmp.persist(path)?;
+    let mut file = AtomicFile::create(path)?;
+    fill(&mut file)?;
+    file.commit()?;
     Ok(())
 }
 

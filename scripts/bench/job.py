@@ -1,8 +1,8 @@
 """The benchmark job as a plain Python script: the baseline huntbook is measured against.
 
 token -> hunt (Graph runHuntingQuery) -> JSONPath filter (jsonpath-ng) -> CSV (csv module)
-+ Markdown summary (jinja2), both written atomically like huntbook's outputs, with the same
-formula neutralisation on CSV string cells.
++ Markdown summary (jinja2), both written atomically and durably like huntbook's outputs,
+with the same formula neutralisation on CSV string cells.
 
 Usage: job.py BASE_URL OUT_DIR TEMPLATE
 """
@@ -29,15 +29,24 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def write_atomically(path, fill, newline=None):
+    """Temp file in the target's folder, fsync, rename, fsync the folder: what huntbook's
+    outputs do (fsutil::AtomicFile), so both jobs pay for the same durability."""
     folder = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(dir=folder)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as f:
             fill(f)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
         raise
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def cell(v):

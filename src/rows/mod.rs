@@ -26,7 +26,7 @@ mod view;
 mod write;
 
 pub use error::{RowsError, WriteError};
-pub use filter::{FilterError, FilterOutput, RowFilter};
+pub use filter::{FilterOutput, RowFilter};
 pub use parse::ParseOptions;
 pub use rowset::{CellRef, Column, KustoType, RowSet};
 pub use stream::{RowSetBuilder, read_response};

@@ -9,19 +9,8 @@ use serde_json::Value;
 use serde_json_path::JsonPath;
 
 use super::view::Rows;
+use crate::jsonpath::JsonPathError;
 use crate::template::value::ValueError;
-
-/// A JSONPath expression that did not parse.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid JSONPath `{path}` at position {position}: {message}")]
-pub struct FilterError {
-    /// The expression as written.
-    pub path: String,
-    /// Byte offset of the problem inside `path`.
-    pub position: usize,
-    /// What the parser expected.
-    pub message: String,
-}
 
 /// A compiled `filter.jsonpath`: compile once when the playbook loads, apply per run.
 #[derive(Debug)]
@@ -71,15 +60,21 @@ impl FilterOutput {
 }
 
 impl RowFilter {
-    /// Compile a JSONPath expression.
+    /// Compile a JSONPath expression. Validity and the error (with its column) come from
+    /// [`crate::jsonpath::JsonPath`], the project's one JSONPath front end, so a filter step
+    /// accepts exactly what `huntbook jsonpath` and `validate` accept.
     ///
     /// # Errors
-    /// When `serde_json_path` rejects it (RFC 9535 syntax and well-typedness).
-    pub fn compile(path: &str) -> Result<RowFilter, FilterError> {
-        let compiled = JsonPath::parse(path).map_err(|e| FilterError {
-            path: path.to_owned(),
-            position: e.position(),
+    /// When the expression is not valid RFC 9535 JSONPath.
+    pub fn compile(path: &str) -> Result<RowFilter, JsonPathError> {
+        crate::jsonpath::JsonPath::compile(path)?;
+        // Our own handle too: the general path needs located results, which the shared
+        // wrapper does not expose. It parsed once already, so this cannot fail; if it ever
+        // did, report it the same way rather than panic.
+        let compiled = JsonPath::parse(path).map_err(|e| JsonPathError {
             message: e.message().to_owned(),
+            offset: e.position(),
+            column: e.position() + 1,
         })?;
         Ok(RowFilter {
             source: path.to_owned(),
