@@ -9,13 +9,18 @@
 //! per column while that pays off. A [`Rows`] is a cheap, `Arc`-shared view (all rows, or a
 //! selection of row indices) that every later step passes around without copying rows.
 //!
-//! - [`RowSet::from_slice`] / [`RowSetBuilder`] parse Graph (`schema`/`results`) and Defender
-//!   (`Schema`/`Results`/`Stats`) responses, whole or chunk by chunk as they download.
-//! - [`Rows::into_value`] exposes the rows to minijinja as lazy objects (a sequence of maps),
-//!   and [`Rows::from_value`] recovers them from a template value.
-//! - [`RowFilter`] is RFC 9535 JSONPath over rows: a fast path for `$[?…]` comparisons that
-//!   never builds JSON values, and `serde_json_path` for everything else.
-//! - [`write_csv`], [`write_json`], [`write_jsonl`] stream rows into any `Write`.
+//! - [`RowSet::from_slice`], [`RowSetBuilder`] and [`read_response`] parse Graph
+//!   (`schema`/`results`) and Defender (`Schema`/`Results`/`Stats`) responses, whole or chunk
+//!   by chunk while they download.
+//! - [`hunt_outputs`] gives the hunt step's outputs; [`Rows::into_value`] exposes rows to
+//!   minijinja as lazy objects (a sequence of maps) and [`Rows::from_value`] recovers them.
+//! - [`RowFilter`] is RFC 9535 JSONPath over rows: a fast path for `$[?…]` (optionally
+//!   `$[?…].Name`) that never builds JSON values, `serde_json_path` for everything else.
+//! - [`write_csv`], [`write_json`], [`write_jsonl`] stream rows into any `Write`;
+//!   [`write_data`] picks them for an `output.data` value (or converts any other value).
+//!
+//! Measurements and the reasons behind these choices: `docs/performance.md`, "The
+//! 100,000-row hunting job".
 
 mod error;
 mod filter;

@@ -263,10 +263,8 @@ impl Object for RowsObject {
     }
 
     fn get_value(self: &Arc<Self>, key: &MjValue) -> Option<MjValue> {
-        let len = self.0.len();
-        let idx = i64::try_from(key.as_usize()?).ok()?;
-        let idx = usize::try_from(idx).ok().filter(|&i| i < len)?;
-        let row = self.0.row_id(idx)?;
+        // minijinja turns negative indices into positive ones before asking.
+        let row = self.0.row_id(key.as_usize()?)?;
         Some(MjValue::from_object(RowObject {
             set: self.0.set.clone(),
             row,
