@@ -3,10 +3,11 @@
 //! `$[?@.AccountName != 'system']` → CSV file + short Markdown summary (minijinja), both
 //! written atomically with `fsutil::AtomicFile` (temp file, fsync, rename).
 //!
-//! Usage: `hunt_job BASE_URL OUT_DIR TEMPLATE [--whole-body]`; BASE_URL serves both the token endpoint
+//! Usage: `hunt_job BASE_URL OUT_DIR TEMPLATE [--whole-body] [--path EXPR]`; BASE_URL serves both the token endpoint
 //! (`/{tenant}/oauth2/v2.0/token`) and Graph (`/v1.0/security/runHuntingQuery`), as
 //! `scripts/bench.sh` sets it up. Step timings go to stderr. `--whole-body` reads the
-//! whole body first and parses it in one go (the comparison for the chunked parser).
+//! whole body first and parses it in one go (the comparison for the chunked parser);
+//! `--path` replaces the filter (e.g. with one the fast path declines).
 
 use std::io::Write;
 use std::path::Path;
@@ -41,8 +42,13 @@ async fn main() -> Result<(), BoxError> {
         return Err("usage: hunt_job BASE_URL OUT_DIR TEMPLATE".into());
     };
     let t0 = Instant::now();
+    let path = args
+        .iter()
+        .position(|a| a == "--path")
+        .and_then(|i| args.get(i + 1))
+        .map_or(PATH, String::as_str);
     // Compile before any network call, as the engine does at validation time.
-    let filter = RowFilter::compile(PATH)?;
+    let filter = RowFilter::compile(path)?;
     let template = std::fs::read_to_string(template)?;
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
@@ -86,7 +92,7 @@ async fn main() -> Result<(), BoxError> {
     let t_hunt = t0.elapsed();
 
     let FilterOutput::Rows(items) = filter.apply(&results) else {
-        return Err("the filter selects whole rows".into());
+        return Err("the filter must select whole rows".into());
     };
     let t_filter = t0.elapsed();
 
@@ -101,7 +107,7 @@ async fn main() -> Result<(), BoxError> {
         .get_template("summary.md")?
         .render(minijinja::context! {
             total => total,
-            path => PATH,
+            path => path,
             items => items.clone().into_value(),
         })?;
     write_atomically(&out_dir.join("summary.md"), |f| {
@@ -111,8 +117,9 @@ async fn main() -> Result<(), BoxError> {
     let t_md = t0.elapsed();
 
     eprintln!(
-        "hunt_job: {total} rows, kept {}, arena {} B | token {:?} hunt {:?} filter {:?} csv {:?} md {:?}",
+        "hunt_job: {total} rows, kept {}, fast path {}, arena {} B | token {:?} hunt {:?} filter {:?} csv {:?} md {:?}",
         items.len(),
+        filter.is_fast(),
         results.set().arena_bytes(),
         t_token,
         t_hunt - t_token,

@@ -350,6 +350,114 @@ fn fast_path_equals_general_path_on_generated_filters() {
     assert!(nonempty > 120, "only {nonempty} selective cases");
 }
 
+#[test]
+fn queries_that_can_run_row_by_row_are_recognised() {
+    for (path, want) in [
+        ("$[?@.a.b == 1]", Some(PerRow::Rows)),
+        ("$[*]", Some(PerRow::Rows)),
+        ("$.*", Some(PerRow::Rows)),
+        ("$[?length(@.a) > 1].b", Some(PerRow::Values)),
+        ("$[*]..k", Some(PerRow::Values)),
+        ("$[?@.a == '$' && @['x]y'] == 1]", Some(PerRow::Rows)),
+        ("$[?(@.a[0] == 1)][?@ > 1]", Some(PerRow::Values)),
+        ("$[?@.a == $[0].a]", None),
+        ("$[0]", None),
+        ("$[-1:]", None),
+        ("$..a", None),
+        ("$[?@.a, ?@.b]", None),
+        ("$[?@.a][0,1]", Some(PerRow::Values)),
+    ] {
+        assert_eq!(per_row_shape(path), want, "{path}");
+    }
+}
+
+fn gen_general_expr(rng: &mut StdRng, depth: u32) -> String {
+    let atom = |rng: &mut StdRng| -> String {
+        match rng.random_range(0..9) {
+            0 => format!("{}.k == {}", gen_col(rng), gen_lit(rng)),
+            1 => format!("length({}) > {}", gen_col(rng), rng.random_range(0..3)),
+            2 => format!("count(@.*) > {}", rng.random_range(1..4)),
+            3 => format!("value(@..k) == {}", gen_lit(rng)),
+            4 => format!("{}[0] == {}", gen_col(rng), gen_lit(rng)),
+            5 => format!("!{}.k", gen_col(rng)),
+            6 => format!("{}[?@ == 1]", gen_col(rng)),
+            _ => gen_expr(rng, 1),
+        }
+    };
+    match (depth, rng.random_range(0..4)) {
+        (0, _) | (_, 0 | 1) => atom(rng),
+        (_, 2) => format!(
+            "{} && {}",
+            gen_general_expr(rng, depth - 1),
+            gen_general_expr(rng, depth - 1)
+        ),
+        _ => format!(
+            "!({} || {})",
+            gen_general_expr(rng, depth - 1),
+            gen_general_expr(rng, depth - 1)
+        ),
+    }
+}
+
+#[test]
+fn row_by_row_general_path_equals_the_whole_document() {
+    let mut rng = StdRng::seed_from_u64(0x00ab_cdef_0123);
+    let (mut per_row, mut whole) = (0, 0);
+    for case in 0..600 {
+        let doc = gen_doc(&mut rng);
+        let rows = rows_of(&doc);
+        let head = match rng.random_range(0..6) {
+            0 => "$[*]".to_owned(),
+            1 => "$.*".to_owned(),
+            2 => "$[1:]".to_owned(),
+            3 => format!("$[?{} || @.A == $[0].A]", gen_general_expr(&mut rng, 1)),
+            _ => format!("$[?{}]", gen_general_expr(&mut rng, 2)),
+        };
+        let tail = [
+            "",
+            "",
+            "",
+            ".A",
+            "['x y']",
+            "..k",
+            ".*",
+            "[0]",
+            "[?@ == 1]",
+            ".B.k",
+        ][rng.random_range(0..10)];
+        let path = format!("{head}{tail}");
+        let f = RowFilter::compile(&path).unwrap_or_else(|e| {
+            panic!("case {case}: generator made an invalid path `{path}`: {e}")
+        });
+        if f.per_row.is_some() {
+            per_row += 1;
+        } else {
+            whole += 1;
+        }
+        let want: Vec<&Value> = JsonPath::parse(&path).unwrap().query(&doc["results"]).all();
+        let general = f.apply_general(&rows).to_json_value();
+        let reference = f.apply_whole(&rows).to_json_value();
+        assert_eq!(general, reference, "case {case}: {path}\n{doc}");
+        // Against the JSON as received. Rows are rebuilt in column order, so member
+        // wildcards and descendant segments list a row's members in that order: compare
+        // those as multisets.
+        let got: Vec<&Value> = general.as_array().unwrap().iter().collect();
+        if matches!(tail, ".*" | "..k" | "[?@ == 1]") {
+            let mut a: Vec<String> = got.iter().map(|v| canonical(v)).collect();
+            let mut b: Vec<String> = want.iter().map(|v| canonical(v)).collect();
+            a.sort();
+            b.sort();
+            assert_eq!(a, b, "case {case}: {path}\n{doc}");
+        } else {
+            assert_eq!(got, want, "case {case}: {path}\n{doc}");
+        }
+    }
+    assert!(
+        per_row > 300 && whole > 100,
+        "per-row {per_row}, whole {whole}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // RFC 9535 compliance suite (shared/conformance; skipped when absent).
 
