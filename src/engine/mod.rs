@@ -37,7 +37,7 @@ pub use connection::{CallStats, Connection};
 pub use error::{ErrorKind, StepError};
 pub use inputs::Inputs;
 pub use report::{Interruption, RunReport, Status, StepReport};
-pub use steps::{PlannedWrite, hunt_data_from_json};
+pub use steps::{PlannedWrite, hunt_data_from_json, write_atomic};
 
 use crate::playbook::{AuthContext, Condition, Playbook, Step, TemplateField};
 use crate::template::Value;

@@ -93,7 +93,7 @@ pub struct ErrorReport {
     pub status: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
-    /// How the failing step is named (`` `hunt` ``, or its kind and route).
+    /// How the failing step is named ("step `hunt`", or its kind and route).
     pub step: String,
     /// The span, for rendering the source snippet (not serialised).
     #[serde(skip)]

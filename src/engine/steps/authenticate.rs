@@ -108,9 +108,9 @@ pub(crate) async fn run(cx: &StepCx<'_, '_>, a: &Authenticate) -> Result<Outcome
             .collect::<Vec<_>>()
             .join(" or ");
         let line = format!(
-            "{names} on {} for step {} ({})",
+            "{names} on {} for {} ({})",
             p.resource.display(),
-            step.label(),
+            crate::engine::flow::who(step),
             p.call
         );
         if !missing.contains(&line) {

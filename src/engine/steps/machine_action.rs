@@ -98,7 +98,7 @@ pub(crate) async fn run(cx: &StepCx<'_, '_>, m: &MachineAction) -> Result<Outcom
     if let Some(existing) = satisfying(m.action, &recent_actions(cx, &machine_id).await?) {
         tracing::info!(
             event = "machine_action_unchanged",
-            step = %cx.step.label(),
+            step = %crate::engine::flow::log_name(cx.step),
             machine_id = %machine_id,
             action = m.action.mde_type(),
             status = str_field(&existing, "status"),

@@ -12,6 +12,7 @@ mod request;
 mod set;
 
 pub use hunt::hunt_data_from_json;
+pub use output::write_atomic;
 
 use serde::Serialize;
 
@@ -124,7 +125,7 @@ pub(crate) async fn send_write(
         };
         tracing::info!(
             event = "dry_run_write",
-            step = %cx.step.label(),
+            step = %crate::engine::flow::log_name(cx.step),
             method = planned.method,
             url = %planned.url,
             "dry run: would send {} {}", planned.method, planned.url

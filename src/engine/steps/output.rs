@@ -24,14 +24,14 @@ pub(crate) fn run(cx: &StepCx<'_, '_>, o: &Output) -> Result<Outcome, StepError>
                     StepError::new(ErrorKind::Data, "`output.path` rendered empty").at(p.span),
                 );
             }
-            Some(ctx.options.workdir.join(text))
+            Some((ctx.options.workdir.join(&text), text))
         }
         None => None,
     };
     let appending_to_existing = o.append
         && path
-            .as_deref()
-            .is_some_and(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 0));
+            .as_ref()
+            .is_some_and(|(p, _)| std::fs::metadata(p).is_ok_and(|m| m.len() > 0));
     let bytes = match &o.content {
         OutputContent::Data(field) => {
             let value = ctx.render(cx.scope, field, "`output.data`")?;
@@ -65,32 +65,29 @@ pub(crate) fn run(cx: &StepCx<'_, '_>, o: &Output) -> Result<Outcome, StepError>
                 bytes: size,
             }
         }
-        Some(p) => {
+        Some((p, shown)) => {
             if ctx.options.dry_run {
                 tracing::info!(
                     event = "dry_run_output",
-                    step = %cx.step.label(),
-                    path = %p.display(),
+                    step = %crate::engine::flow::log_name(cx.step),
+                    path = %shown,
                     bytes = size,
-                    "dry run: would write {size} bytes to {}", p.display()
+                    "dry run: would write {size} bytes to {shown}"
                 );
             } else {
                 write_atomic(p, &bytes, o.append).map_err(|e| {
-                    StepError::new(
-                        ErrorKind::Io,
-                        format!("cannot write `{}`: {e}", p.display()),
-                    )
+                    StepError::new(ErrorKind::Io, format!("cannot write `{shown}`: {e}"))
                 })?;
             }
             Written {
-                path: p.display().to_string(),
+                path: shown.clone(),
                 bytes: size,
             }
         }
     };
     let path_value = path
         .as_ref()
-        .map_or(Value::from(()), |p| Value::from(p.display().to_string()));
+        .map_or(Value::from(()), |(_, shown)| Value::from(shown.clone()));
     let mut out = Outcome::with(vec![("path", path_value), ("bytes", Value::from(size))]);
     out.written = Some(written);
     Ok(out)
@@ -220,7 +217,7 @@ fn csv_bytes(
 ///
 /// # Errors
 /// Creating the folder, writing, syncing or renaming failed; nothing was changed at `path`.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8], append: bool) -> std::io::Result<()> {
+pub fn write_atomic(path: &Path, bytes: &[u8], append: bool) -> std::io::Result<()> {
     let dir: PathBuf = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
