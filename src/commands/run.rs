@@ -11,13 +11,12 @@ use std::time::Duration;
 use crate::cli::{GlobalArgs, LogFormat, RunArgs};
 use crate::diag::{self, Diagnostic, Severity};
 use crate::engine::report::RunReport;
-use crate::engine::{self, Cancel, Engine, Interruption, Observer, PlannedWrite, RunOptions};
+use crate::engine::{self, Engine, Observer, PlannedWrite, RunOptions};
 use crate::exit::ExitStatus;
 use crate::playbook::{Playbook, Step, load_file};
+use crate::signals::Cancellation;
 use crate::source::SourceMap;
-
-/// How long in-flight calls may finish after Ctrl-C or SIGTERM before they are cancelled.
-const GRACE: Duration = Duration::from_secs(5);
+use crate::state::StateStore;
 
 /// How the command talks to the person (or the log collector) on stderr.
 struct Ui {
@@ -249,20 +248,37 @@ async fn execute(
             return ExitStatus::AuthFailed;
         }
     };
-    let cancel = Cancel::new();
-    let progress = Progress::new(ui);
-    let engine = Engine::new(connection)
-        .with_cancel(cancel.clone())
-        .with_observer(progress.clone());
-    let signals = tokio::spawn(watch_signals(cancel.clone()));
     let mut options = RunOptions::new(env);
     options.dry_run = args.dry_run;
     options.allow_actions = allow_actions;
     if let Ok(dir) = std::env::current_dir() {
         options.workdir = dir;
     }
-    let output = engine.run(playbook, inputs, &options).await;
-    signals.abort();
+    // One run of a playbook at a time: the lock is taken before the first step (a dry run
+    // takes it too, to read dedupe keys exactly as a real run would).
+    let state = match StateStore::open_at(&args.state_dir, &playbook.name, options.started_at) {
+        Ok(s) => s,
+        Err(e) => {
+            ui.say("ERROR", "state", &format!("error: {e}"));
+            return ExitStatus::Failure;
+        }
+    };
+    let cancel = match Cancellation::install() {
+        Ok(c) => c,
+        Err(e) => {
+            ui.say(
+                "WARN",
+                "signals",
+                &format!("warning: cannot watch for Ctrl-C and SIGTERM ({e}): they will end the run at once"),
+            );
+            Cancellation::new()
+        }
+    };
+    let progress = Progress::new(ui);
+    let engine = Engine::new(connection)
+        .with_cancel(cancel)
+        .with_observer(progress.clone());
+    let output = engine.run(playbook, inputs, &options, Some(state)).await;
     progress.finish();
     let report = output.report;
     let mut status = report.exit_status();
@@ -270,7 +286,7 @@ async fn execute(
         let written = engine::render::report_json(&report)
             .map_err(|e| e.to_string())
             .and_then(|text| {
-                engine::write_atomic(path, text.as_bytes(), false).map_err(|e| e.to_string())
+                crate::fsutil::write_atomic(path, text.as_bytes()).map_err(|e| e.to_string())
             });
         if let Err(e) = written {
             ui.say(
@@ -402,41 +418,6 @@ fn finish(ui: &Ui, playbook: &Playbook, report: &RunReport) {
     if !ui.quiet {
         let _ = write!(err, "{}", engine::render::summary(report, ui.colour));
     }
-}
-
-/// Ctrl-C / SIGTERM: stop starting steps; after the grace period (or a second signal) cancel
-/// what is in flight.
-async fn watch_signals(cancel: Arc<Cancel>) {
-    let first = next_signal().await;
-    cancel.request(first);
-    let mut err = std::io::stderr();
-    let _ = writeln!(
-        err,
-        "interrupted: no new step starts; in-flight calls get {}s (signal again to stop now)",
-        GRACE.as_secs()
-    );
-    let _ = tokio::time::timeout(GRACE, next_signal()).await;
-    cancel.abort();
-}
-
-#[cfg(unix)]
-async fn next_signal() -> Interruption {
-    use tokio::signal::unix::{SignalKind, signal};
-    let term = signal(SignalKind::terminate());
-    let Ok(mut term) = term else {
-        let _ = tokio::signal::ctrl_c().await;
-        return Interruption::Sigint;
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => Interruption::Sigint,
-        _ = term.recv() => Interruption::Sigterm,
-    }
-}
-
-#[cfg(not(unix))]
-async fn next_signal() -> Interruption {
-    let _ = tokio::signal::ctrl_c().await;
-    Interruption::Sigint
 }
 
 /// The terminal progress display: a spinner naming the running step, only when stderr is a

@@ -97,7 +97,7 @@ pub(crate) fn run_sequence<'c, 'a: 'c>(
                 reports.push(not_run(ctx, step, format!("the run stopped at {}", e.step)));
                 continue;
             }
-            if ctx.cancel.is_requested() {
+            if ctx.cancel.is_cancelled() {
                 reports.push(not_run(ctx, step, "the run was interrupted".to_string()));
                 continue;
             }
@@ -412,11 +412,11 @@ fn run_body<'c, 'a: 'c>(
                 None => body.await,
             }
         };
-        tokio::select! {
-            r = timed => r,
-            () = ctx.cancel.aborted() => BodyResult::Failed(
+        match ctx.cancel.with_grace(timed, ctx.options.grace).await {
+            Ok(r) => r,
+            Err(stopped) => BodyResult::Failed(
                 ErrorReport::new(
-                    &StepError::new(ErrorKind::Cancelled, "interrupted while running")
+                    &StepError::new(ErrorKind::Cancelled, format!("interrupted: {stopped}"))
                         .at(step.kind_span),
                     &who(step),
                     &ctx.playbook.sources,
@@ -597,7 +597,7 @@ async fn run_looped<'c, 'a: 'c>(
                 steps: Vec::new(),
             };
             let iter_label = format!("{label}[{i}]");
-            if stop.load(Ordering::SeqCst) || ctx.cancel.is_requested() {
+            if stop.load(Ordering::SeqCst) || ctx.cancel.is_cancelled() {
                 return Iteration {
                     report: it,
                     outputs: skipped_outputs(),

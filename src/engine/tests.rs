@@ -82,7 +82,7 @@ async fn run_with(p: &Playbook, fake: Arc<Fake>, inputs: &[&str], o: RunOptions)
     let inputs = inputs::resolve(p, &args).expect("inputs");
     let buf = Buf::default();
     let engine = Engine::new(fake).with_stdout(Arc::new(Mutex::new(Box::new(buf.clone()))));
-    let out = engine.run(p, &inputs, &o).await;
+    let out = engine.run(p, &inputs, &o, None).await;
     let stdout = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
     Run { out, stdout }
 }
@@ -121,7 +121,6 @@ async fn hunt_filter_and_output_flow_through_the_scope() {
     assert_eq!(written, json!([{"DeviceName": "b", "AccountName": "bob"}]));
     assert_eq!(fake.calls(), vec!["POST /v1.0/security/runHuntingQuery"]);
     assert_eq!(r.out.report.tally.ok, 4);
-    assert!(r.out.state.is_some(), "a successful run saves its state");
 }
 
 #[tokio::test]
@@ -233,7 +232,6 @@ async fn a_failing_step_stops_the_run_and_points_at_its_line() {
     let loc = e.location.as_ref().unwrap();
     assert_eq!((loc.file.as_str(), loc.line), ("t.yaml", 8));
     assert_eq!(r.step("after").status, Status::Skipped);
-    assert!(r.out.state.is_none(), "a failed run saves no state");
     let text = render::render_error(e, &p.sources, false);
     assert!(text.contains("--> t.yaml:8:5"), "{text}");
     assert!(text.contains("8 |     hunt:"), "{text}");
@@ -538,7 +536,6 @@ async fn a_dry_run_reads_but_sends_no_write() {
         s.would_send[0].url,
         "https://fake.example/api/machines/m1/isolate"
     );
-    assert!(r.out.state.is_none(), "a dry run saves no state");
 }
 
 #[tokio::test]
@@ -568,35 +565,63 @@ async fn outputs_write_files_atomically_and_csv_neutralises_formulas() {
 }
 
 #[tokio::test]
-async fn dedupe_drops_keys_seen_before_and_remembers_new_ones() {
-    let p = playbook(
-        "  - id: f\n    filter:\n      input: \"{{ [{'k': 'a'}, {'k': 'b'}, {'k': 'b'}, {'k': 'c'}] }}\"\n      dedupe:\n        key: \"{{ item.k }}\"\n        window: 1d\n",
+async fn dedupe_remembers_keys_in_the_state_across_runs() {
+    let p = playbook_with(
+        "inputs:\n  extra: { type: list, default: [] }\n",
+        "  - id: f\n    filter:\n      input: \"{{ [{'k': 'a'}, {'k': 'b'}, {'k': 'b'}] + inputs.extra }}\"\n      dedupe:\n        key: \"{{ item.k }}\"\n        window: 1d\n  - output:\n      format: text\n      template: \"{{ steps.f.items | map(attribute='k') | join(',') }};\"\n",
     );
-    let mut o = options();
-    o.seen
-        .insert("f".into(), ["a".to_string()].into_iter().collect());
-    let r = run_with(&p, Arc::new(Fake::new()), &[], o).await;
-    assert_eq!(r.exit(), 0, "{:#?}", r.out.report.error);
-    assert_eq!(r.step("f").count, Some(2));
-    let state = r.out.state.unwrap();
-    let keys: Vec<&str> = state.dedupe["f"]
-        .keys
-        .iter()
-        .map(|(k, _)| k.as_str())
-        .collect();
-    assert_eq!(keys, vec!["b", "c"]);
-    assert_eq!(state.dedupe["f"].window, Duration::from_secs(86_400));
+    let dir = tempfile::tempdir().unwrap();
+    let once = |inputs: &'static [&'static str]| {
+        let p = &p;
+        let dir = dir.path().to_path_buf();
+        async move {
+            let o = options();
+            let store = crate::state::StateStore::open_at(&dir, "t", o.started_at).unwrap();
+            let args: Vec<String> = inputs.iter().map(|s| (*s).to_string()).collect();
+            let inputs = inputs::resolve(p, &args).unwrap();
+            let buf = Buf::default();
+            let engine = Engine::new(Arc::new(Fake::new()))
+                .with_stdout(Arc::new(Mutex::new(Box::new(buf.clone()))));
+            let out = engine.run(p, &inputs, &o, Some(store)).await;
+            let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+            (out.report, text)
+        }
+    };
+    let (first, text) = once(&[]).await;
+    assert_eq!(text, "a,b;", "repeats within one run are dropped too");
+    assert!(first.state.as_ref().unwrap().saved);
+    let (second, text) = once(&[r#"extra=[{"k": "c"}]"#]).await;
+    assert_eq!(second.exit_code, 0);
+    assert_eq!(text, "c;", "keys of the first run are remembered");
+}
+
+#[tokio::test]
+async fn a_failed_run_leaves_the_state_as_it_was() {
+    let p = playbook(
+        "  - id: f\n    filter:\n      input: \"{{ [{'k': 'a'}] }}\"\n      dedupe:\n        key: \"{{ item.k }}\"\n  - assert:\n      that: false\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let o = options();
+    let store = crate::state::StateStore::open_at(dir.path(), "t", o.started_at).unwrap();
+    let out = Engine::new(Arc::new(Fake::new()))
+        .run(&p, &Inputs::default(), &o, Some(store))
+        .await;
+    assert_eq!(out.report.exit_code, 3);
+    let state = out.report.state.unwrap();
+    assert!(!state.saved);
+    assert!(!dir.path().join("t.json").exists());
 }
 
 #[tokio::test]
 async fn an_interrupted_run_starts_no_more_steps() {
     let p = playbook("  - set: { a: 1 }\n  - set: { b: 2 }\n");
     let engine = Engine::new(Arc::new(Fake::new()));
-    engine.cancel_handle().request(Interruption::Sigterm);
-    let out = engine.run(&p, &Inputs::default(), &options()).await;
+    engine
+        .cancel_handle()
+        .trigger(crate::signals::Signal::Terminate);
+    let out = engine.run(&p, &Inputs::default(), &options(), None).await;
     assert_eq!(out.report.exit_code, 143);
     assert!(out.report.steps.iter().all(|s| s.status == Status::Skipped));
-    assert!(out.state.is_none());
 }
 
 #[tokio::test]

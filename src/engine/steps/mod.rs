@@ -12,7 +12,6 @@ mod request;
 mod set;
 
 pub use hunt::hunt_data_from_json;
-pub use output::write_atomic;
 
 use serde::Serialize;
 
