@@ -235,3 +235,16 @@ fn state_last_success_is_a_datetime_on_the_next_run() {
         second.stderr
     );
 }
+
+#[test]
+fn templates_read_the_run_environment() {
+    let r = Case::new()
+        .file(
+            "p.yaml",
+            "huntbook: 1\nname: p\nsteps:\n  - output:\n      format: text\n      template: \"team={{ env.HUNTBOOK_TEST_TEAM }}\\n\"\n",
+        )
+        .env("HUNTBOOK_TEST_TEAM", "blue")
+        .args(&["run", "p.yaml", "-q"])
+        .run();
+    assert_eq!((r.code, r.stdout.as_str()), (0, "team=blue\n"), "{}", r.stderr);
+}
