@@ -637,3 +637,107 @@ async fn a_refused_sign_in_exits_4_and_runs_nothing_else() {
     assert_eq!(r.step("h").status, Status::Skipped);
     assert!(fake.calls().is_empty());
 }
+
+fn update_playbook() -> Playbook {
+    playbook_with(
+        "max_targets: 1\n",
+        &format!(
+            "{LOGIN}  - id: up\n    incidents:\n      update:\n        id: \"42\"\n        status: in_progress\n        tags: [huntbook]\n        comment: isolated 2 devices\n"
+        ),
+    )
+}
+
+#[tokio::test]
+async fn a_graph_update_is_one_action_of_two_writes_with_only_the_given_fields() {
+    let fake = Arc::new(
+        Fake::new()
+            .route(
+                "PATCH",
+                "/v1.0/security/incidents/42",
+                200,
+                json!({"id": "42", "status": "inProgress"}),
+            )
+            .route(
+                "POST",
+                "/v1.0/security/incidents/42/comments",
+                200,
+                json!({"value": []}),
+            )
+            .route(
+                "GET",
+                "/v1.0/security/incidents/42",
+                200,
+                json!({"id": "42", "comments": [{"comment": "isolated 2 devices"}]}),
+            ),
+    );
+    let mut o = options();
+    o.allow_actions = true;
+    let r = run_with(&update_playbook(), fake.clone(), &[], o).await;
+    assert_eq!(r.exit(), 0, "{:#?}", r.out.report.error);
+    assert_eq!(r.step("up").status, Status::Changed);
+    assert_eq!(
+        fake.calls(),
+        vec![
+            "PATCH /v1.0/security/incidents/42",
+            "POST /v1.0/security/incidents/42/comments",
+            "GET /v1.0/security/incidents/42"
+        ]
+    );
+    let journal = fake.journal.lock().unwrap();
+    assert_eq!(
+        journal[0].body,
+        Some(json!({"status": "inProgress", "customTags": ["huntbook"]}))
+    );
+    assert_eq!(
+        journal[1].body.as_ref().unwrap()["comment"],
+        "isolated 2 devices"
+    );
+}
+
+#[tokio::test]
+async fn a_comment_that_landed_despite_an_error_is_not_posted_again() {
+    let fake = Arc::new(
+        Fake::new()
+            .route(
+                "PATCH",
+                "/v1.0/security/incidents/42",
+                200,
+                json!({"id": "42"}),
+            )
+            .route(
+                "POST",
+                "/v1.0/security/incidents/42/comments",
+                503,
+                json!({"error": {"message": "unavailable"}}),
+            )
+            .route(
+                "GET",
+                "/v1.0/security/incidents/42",
+                200,
+                json!({"id": "42", "comments": [{"comment": "isolated 2 devices"}]}),
+            ),
+    );
+    let mut o = options();
+    o.allow_actions = true;
+    let r = run_with(&update_playbook(), fake.clone(), &[], o).await;
+    assert_eq!(r.exit(), 0, "{:#?}", r.out.report.error);
+    let posts = fake
+        .calls()
+        .iter()
+        .filter(|c| c.starts_with("POST"))
+        .count();
+    assert_eq!(posts, 1);
+}
+
+#[tokio::test]
+async fn a_dry_run_update_lists_both_writes() {
+    let fake = Arc::new(Fake::new());
+    let mut o = options();
+    o.dry_run = true;
+    let r = run_with(&update_playbook(), fake.clone(), &[], o).await;
+    assert_eq!(r.exit(), 0, "{:#?}", r.out.report.error);
+    let writes = &r.step("up").would_send;
+    let methods: Vec<&str> = writes.iter().map(|w| w.method).collect();
+    assert_eq!(methods, vec!["PATCH", "POST"]);
+    assert!(fake.calls().is_empty());
+}

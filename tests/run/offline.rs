@@ -246,5 +246,10 @@ fn templates_read_the_run_environment() {
         .env("HUNTBOOK_TEST_TEAM", "blue")
         .args(&["run", "p.yaml", "-q"])
         .run();
-    assert_eq!((r.code, r.stdout.as_str()), (0, "team=blue\n"), "{}", r.stderr);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "team=blue\n"),
+        "{}",
+        r.stderr
+    );
 }
