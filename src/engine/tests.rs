@@ -741,3 +741,94 @@ async fn a_dry_run_update_lists_both_writes() {
     assert_eq!(methods, vec!["PATCH", "POST"]);
     assert!(fake.calls().is_empty());
 }
+
+#[tokio::test]
+async fn when_reading_item_is_evaluated_per_element() {
+    let p = playbook(
+        "  - id: per\n    for_each: [1, 2, 3, 4]\n    when: item % 2 == 0\n    filter:\n      input: \"{{ [item] }}\"\n      jsonpath: \"$[*]\"\n  - output:\n      format: text\n      template: \"{{ steps.per.items | join(',') }} {{ steps.per.iterations | map(attribute='outcome') | join(',') }}\"\n",
+    );
+    let r = run(&p, Arc::new(Fake::new())).await;
+    assert_eq!(r.exit(), 0, "{:#?}", r.out.report.error);
+    assert_eq!(r.stdout, "2,4 skipped,ok,skipped,ok");
+}
+
+#[tokio::test]
+async fn a_failing_iteration_stops_new_ones_unless_errors_continue() {
+    let steps = |policy: &str| {
+        format!(
+            "  - id: per\n    for_each: [1, 0, 2, 3]\n    on_error: {policy}\n    filter:\n      input: \"{{{{ [10 // item] }}}}\"\n      jsonpath: \"$[*]\"\n"
+        )
+    };
+    let r = run(&playbook(&steps("fail")), Arc::new(Fake::new())).await;
+    assert_eq!(r.exit(), 1);
+    let statuses: Vec<Status> = r.step("per").iterations.iter().map(|i| i.status).collect();
+    assert_eq!(
+        statuses,
+        vec![Status::Ok, Status::Failed, Status::Skipped, Status::Skipped]
+    );
+    let r = run(&playbook(&steps("continue")), Arc::new(Fake::new())).await;
+    assert_eq!(r.exit(), 0);
+    let statuses: Vec<Status> = r.step("per").iterations.iter().map(|i| i.status).collect();
+    assert_eq!(
+        statuses,
+        vec![Status::Ok, Status::Failed, Status::Ok, Status::Ok]
+    );
+    assert_eq!(r.step("per").status, Status::Failed);
+    assert!(r.step("per").continued);
+}
+
+#[tokio::test]
+async fn an_empty_for_each_is_ok_with_empty_outputs() {
+    let p = playbook(
+        "  - set: { none: [] }\n  - id: per\n    for_each: vars.none\n    filter:\n      input: \"{{ [item] }}\"\n      jsonpath: \"$[*]\"\n  - output:\n      format: text\n      template: \"{{ steps.per.count }}/{{ steps.per.items | length }}\"\n",
+    );
+    let r = run(&p, Arc::new(Fake::new())).await;
+    assert_eq!(r.exit(), 0, "{:#?}", r.out.report.error);
+    assert_eq!(r.stdout, "0/0");
+    assert_eq!(
+        r.step("per").reason.as_deref(),
+        Some("`for_each` gave an empty list")
+    );
+}
+
+#[tokio::test]
+async fn a_for_each_that_is_not_a_list_fails_clearly() {
+    let p = playbook(
+        "  - set: { m: \"{{ {'a': 1} }}\" }\n  - id: per\n    for_each: vars.m\n    filter:\n      input: \"{{ [item] }}\"\n      jsonpath: \"$[*]\"\n",
+    );
+    let r = run(&p, Arc::new(Fake::new())).await;
+    assert_eq!(r.exit(), 1);
+    assert_eq!(r.error().kind, ErrorKind::Data);
+    assert!(
+        r.error()
+            .message
+            .contains("`for_each` must give a list, but it gives a map"),
+        "{}",
+        r.error().message
+    );
+}
+
+#[tokio::test]
+async fn nested_loops_bind_the_innermost_item() {
+    let p = playbook(
+        "  - id: outer\n    for_each: [a, b]\n    steps:\n      - id: inner\n        for_each: [1, 2]\n        filter:\n          input: \"{{ [item] }}\"\n          jsonpath: \"$[*]\"\n  - output:\n      format: text\n      template: \"{% for it in steps.outer.iterations %}{{ it.inner.items | join('') }};{% endfor %}\"\n",
+    );
+    let r = run(&p, Arc::new(Fake::new())).await;
+    assert_eq!(r.exit(), 0, "{:#?}", r.out.report.error);
+    assert_eq!(r.stdout, "12;12;");
+}
+
+#[tokio::test]
+async fn a_failing_step_inside_a_continued_block_lets_the_run_go_on() {
+    let p = playbook(
+        "  - id: blk\n    on_error: continue\n    steps:\n      - id: bad\n        assert:\n          that: false\n      - id: never\n        set: { x: 1 }\n  - id: after\n    set: { y: 2 }\n",
+    );
+    let r = run(&p, Arc::new(Fake::new())).await;
+    assert_eq!(r.exit(), 0, "{:#?}", r.out.report.error);
+    let blk = r.step("blk");
+    assert_eq!(blk.status, Status::Failed);
+    assert!(blk.continued);
+    assert_eq!(blk.error.as_ref().unwrap().step, "step `bad`");
+    assert_eq!(r.step("never").status, Status::Skipped);
+    assert_eq!(r.step("after").status, Status::Ok);
+}
