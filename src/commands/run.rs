@@ -188,7 +188,14 @@ fn init_logging(global: &GlobalArgs) {
         (false, 2, _) => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::new(format!("warn,huntbook={level}"));
+    // JSON logs at their default level also carry each API call attempt (the client logs
+    // those at debug), as a cron job's audit trail.
+    let api = if json && global.verbose == 0 && !global.quiet {
+        ",huntbook::api=debug"
+    } else {
+        ""
+    };
+    let filter = tracing_subscriber::EnvFilter::new(format!("warn,huntbook={level}{api}"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -39,7 +39,7 @@ pub use inputs::Inputs;
 pub use report::{Interruption, RunReport, Status, StepReport};
 pub use steps::{PlannedWrite, hunt_data_from_json};
 
-use crate::playbook::{AuthContext, Condition, Playbook, Step, TemplateField};
+use crate::playbook::{Condition, Playbook, Step, TemplateField};
 use crate::signals::Cancellation;
 use crate::state::StateStore;
 use crate::template::Value;
@@ -132,8 +132,6 @@ pub(crate) struct Ctx<'a> {
     pub stdout: &'a Stdout,
     /// Response actions sent so far (`max_targets`).
     pub actions: AtomicU32,
-    /// The context of the last `authenticate` (application or user).
-    pub auth: Mutex<Option<AuthContext>>,
     /// The playbook's state, locked for this run (`filter.dedupe` remembers keys in it).
     pub state: Mutex<Option<StateStore>>,
     /// Without a state store (tests, embedding): dedupe keys seen in this run only.
@@ -260,7 +258,6 @@ impl Engine {
             observer: self.observer.as_ref(),
             stdout: &self.stdout,
             actions: AtomicU32::new(0),
-            auth: Mutex::new(None),
             state: Mutex::new(state),
             seen: Mutex::new(BTreeSet::new()),
             planned: Mutex::new(Vec::new()),

@@ -66,9 +66,6 @@ pub(crate) async fn run(cx: &StepCx<'_, '_>, a: &Authenticate) -> Result<Outcome
             label: cx.label.to_string(),
         })
         .await?;
-    *ctx.auth
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(outcome.context);
     tracing::info!(
         event = "authenticated",
         context = outcome.context.name(),
