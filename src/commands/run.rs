@@ -1,11 +1,488 @@
-//! `huntbook run`.
+//! `huntbook run PLAYBOOK`: load and validate the playbook, resolve `--input`s, refuse what
+//! cannot run (exit 2, nothing sent), set up logging, start the emulator when asked, run the
+//! playbook through the engine, then write the `--report` file and the summary and exit with
+//! the status the report calls for. stdout carries only the data `output` steps write.
 
-use crate::cli::{GlobalArgs, RunArgs};
+use std::collections::BTreeMap;
+use std::io::{IsTerminal as _, Write as _};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cli::{GlobalArgs, LogFormat, RunArgs};
+use crate::diag::{self, Diagnostic, Severity};
+use crate::engine::report::RunReport;
+use crate::engine::{self, Engine, Observer, PlannedWrite, RunOptions};
 use crate::exit::ExitStatus;
+use crate::playbook::{Playbook, Step, load_file};
+use crate::signals::Cancellation;
+use crate::source::SourceMap;
+use crate::state::StateStore;
 
-/// Entry point of `huntbook run` (not built yet: reports so and exits 2).
+/// How the command talks to the person (or the log collector) on stderr.
+struct Ui {
+    json: bool,
+    quiet: bool,
+    colour: bool,
+}
+
+impl Ui {
+    fn new(global: &GlobalArgs) -> Ui {
+        let json = global.log_format == LogFormat::Json;
+        Ui {
+            json,
+            quiet: global.quiet,
+            colour: !json && diag::stderr_wants_colour(),
+        }
+    }
+
+    fn diagnostics(&self, diags: &[Diagnostic], sources: &SourceMap) {
+        let shown: Vec<Diagnostic> = diags
+            .iter()
+            .filter(|d| !self.quiet || d.severity == Severity::Error)
+            .cloned()
+            .collect();
+        if shown.is_empty() {
+            return;
+        }
+        let mut err = std::io::stderr().lock();
+        if self.json {
+            for d in &shown {
+                let line = serde_json::json!({
+                    "level": d.severity.as_str().to_uppercase(),
+                    "event": "diagnostic",
+                    "diagnostic": diag::to_json(d, sources),
+                });
+                let _ = writeln!(err, "{line}");
+            }
+        } else {
+            let _ = write!(err, "{}", diag::render_human(&shown, sources, self.colour));
+        }
+    }
+
+    /// A one-line message to the person (an event in JSON mode).
+    fn say(&self, level: &str, event: &str, message: &str) {
+        if self.quiet && level != "ERROR" {
+            return;
+        }
+        let mut err = std::io::stderr().lock();
+        if self.json {
+            let line = serde_json::json!({"level": level, "event": event, "message": message});
+            let _ = writeln!(err, "{line}");
+        } else {
+            let _ = writeln!(err, "{message}");
+        }
+    }
+}
+
+/// Entry point of `huntbook run`.
 #[must_use]
-pub fn run(_args: &RunArgs, _global: &GlobalArgs) -> ExitStatus {
-    eprintln!("error: `huntbook run` is not available in this build yet");
-    ExitStatus::Invalid
+pub fn run(args: &RunArgs, global: &GlobalArgs) -> ExitStatus {
+    let ui = Ui::new(global);
+    let loaded = load_file(&args.playbook);
+    ui.diagnostics(&loaded.diagnostics, &loaded.sources);
+    let Some(playbook) = loaded.playbook.as_ref().filter(|_| loaded.is_valid()) else {
+        ui.say(
+            "ERROR",
+            "invalid_playbook",
+            &format!("{}: invalid, nothing ran", args.playbook.display()),
+        );
+        return ExitStatus::Invalid;
+    };
+    let inputs = match engine::inputs::resolve(playbook, &args.inputs) {
+        Ok(i) => i,
+        Err(diags) => {
+            ui.diagnostics(&diags, &playbook.sources);
+            ui.say("ERROR", "invalid_input", "bad `--input`: nothing ran");
+            return ExitStatus::Invalid;
+        }
+    };
+    let problems = engine::checks::before_run(playbook);
+    if !problems.is_empty() {
+        ui.diagnostics(&problems, &playbook.sources);
+        ui.say(
+            "ERROR",
+            "invalid_playbook",
+            "the playbook cannot run: nothing ran",
+        );
+        return ExitStatus::Invalid;
+    }
+    let allow_actions = match guard(args, playbook, &ui) {
+        Ok(allowed) => allowed,
+        Err(status) => return status,
+    };
+    init_logging(global);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            ui.say(
+                "ERROR",
+                "runtime",
+                &format!("error: cannot start the runtime: {e}"),
+            );
+            return ExitStatus::Failure;
+        }
+    };
+    let status = runtime.block_on(execute(args, &ui, playbook, &inputs, allow_actions));
+    // Connections to a server that is gone (the emulator) must not hold the exit.
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    status
+}
+
+/// `--allow-actions`, a confirmation on a terminal, or a refusal (exit 2) listing the writes.
+/// A dry run sends no write, so it needs no permission to act.
+fn guard(args: &RunArgs, playbook: &Playbook, ui: &Ui) -> Result<bool, ExitStatus> {
+    let actions = engine::checks::describe_response_actions(playbook);
+    if actions.is_empty() || args.allow_actions || args.dry_run {
+        return Ok(args.allow_actions);
+    }
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if interactive && !ui.json {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(
+            err,
+            "{} performs response actions (at most {} per run):",
+            playbook.name, playbook.max_targets
+        );
+        for a in &actions {
+            let _ = writeln!(err, "  - {a}");
+        }
+        let _ = write!(err, "Run them? Type `yes` to continue: ");
+        let _ = err.flush();
+        drop(err);
+        let mut answer = String::new();
+        let _ = std::io::stdin().read_line(&mut answer);
+        if answer.trim().eq_ignore_ascii_case("yes") {
+            return Ok(true);
+        }
+        ui.say("ERROR", "refused", "not confirmed: nothing ran");
+        return Err(ExitStatus::Invalid);
+    }
+    let mut message = format!(
+        "error: {} performs response actions and `--allow-actions` was not given; nothing ran:",
+        playbook.name
+    );
+    for a in &actions {
+        message.push_str("\n  - ");
+        message.push_str(a);
+    }
+    message.push_str(
+        "\nhelp: review them with `huntbook run --dry-run`, then run with `--allow-actions`",
+    );
+    ui.say("ERROR", "actions_refused", &message);
+    Err(ExitStatus::Invalid)
+}
+
+/// Logs on stderr: human text or JSON lines. Default level: warnings (info with JSON, for
+/// cron); `-v` info, `-vv` debug, `-vvv` trace, `-q` errors only. Other crates stay at `warn`
+/// whatever the verbosity, and `RUST_LOG` is not read, so no library's trace output (request
+/// headers) can reach the logs.
+fn init_logging(global: &GlobalArgs) {
+    let json = global.log_format == LogFormat::Json;
+    let level = match (global.quiet, global.verbose, json) {
+        (true, _, _) => "error",
+        (false, 0, false) => "warn",
+        (false, 0, true) | (false, 1, _) => "info",
+        (false, 2, _) => "debug",
+        _ => "trace",
+    };
+    // JSON logs at their default level also carry each API call attempt (the client logs
+    // those at debug), as a cron job's audit trail.
+    let api = if json && global.verbose == 0 && !global.quiet {
+        ",huntbook::api=debug"
+    } else {
+        ""
+    };
+    let filter = tracing_subscriber::EnvFilter::new(format!("warn,huntbook={level}{api}"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    let _ = if json {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init()
+    } else {
+        builder
+            .without_time()
+            .with_ansi(diag::stderr_wants_colour())
+            .try_init()
+    };
+}
+
+/// The process environment as the run's environment (variables that are not UTF-8 are left
+/// out: templates and secret references only read text).
+fn process_env() -> BTreeMap<String, String> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}
+
+async fn execute(
+    args: &RunArgs,
+    ui: &Ui,
+    playbook: &Playbook,
+    inputs: &engine::Inputs,
+    allow_actions: bool,
+) -> ExitStatus {
+    let mut env = process_env();
+    let _emulator = if args.emulator {
+        match start_emulator(&mut env).await {
+            Ok((handle, message)) => {
+                ui.say("INFO", "emulator", &message);
+                Some(handle)
+            }
+            Err(e) => {
+                ui.say(
+                    "ERROR",
+                    "emulator",
+                    &format!("error: cannot start the emulator: {e}"),
+                );
+                return ExitStatus::Failure;
+            }
+        }
+    } else {
+        None
+    };
+    let connection = match connect(&env) {
+        Ok(c) => c,
+        Err(e) => {
+            ui.say("ERROR", "connection", &format!("error: {e}"));
+            return ExitStatus::AuthFailed;
+        }
+    };
+    let mut options = RunOptions::new(env);
+    options.dry_run = args.dry_run;
+    options.allow_actions = allow_actions;
+    if let Ok(dir) = std::env::current_dir() {
+        options.workdir = dir;
+    }
+    // One run of a playbook at a time: the lock is taken before the first step (a dry run
+    // takes it too, to read dedupe keys exactly as a real run would).
+    let state = match StateStore::open_at(&args.state_dir, &playbook.name, options.started_at) {
+        Ok(s) => s,
+        Err(e) => {
+            ui.say("ERROR", "state", &format!("error: {e}"));
+            return ExitStatus::Failure;
+        }
+    };
+    let cancel = match Cancellation::install() {
+        Ok(c) => c,
+        Err(e) => {
+            ui.say(
+                "WARN",
+                "signals",
+                &format!("warning: cannot watch for Ctrl-C and SIGTERM ({e}): they will end the run at once"),
+            );
+            Cancellation::new()
+        }
+    };
+    let progress = Progress::new(ui);
+    let engine = Engine::new(connection)
+        .with_cancel(cancel)
+        .with_observer(progress.clone());
+    let output = engine.run(playbook, inputs, &options, Some(state)).await;
+    progress.finish();
+    let report = output.report;
+    let mut status = report.exit_status();
+    if let Some(path) = &args.report {
+        let written = engine::render::report_json(&report)
+            .map_err(|e| e.to_string())
+            .and_then(|text| {
+                crate::fsutil::write_atomic(path, text.as_bytes()).map_err(|e| e.to_string())
+            });
+        if let Err(e) = written {
+            ui.say(
+                "ERROR",
+                "report",
+                &format!("error: cannot write the report `{}`: {e}", path.display()),
+            );
+            status = status.worst(ExitStatus::Failure);
+        }
+    }
+    finish(ui, playbook, &report);
+    status
+}
+
+/// Start the emulator in-process on a free loopback port and point every endpoint at it,
+/// through the run's environment (never the process's), unless the user set them.
+async fn start_emulator(
+    env: &mut BTreeMap<String, String>,
+) -> Result<(crate::emulator::EmulatorHandle, String), String> {
+    let config = crate::emulator::EmulatorConfig {
+        port: 0,
+        ..crate::emulator::EmulatorConfig::default()
+    };
+    let handle = crate::emulator::Emulator::start(config)
+        .await
+        .map_err(|e| e.to_string())?;
+    let urls = handle.urls.clone();
+    for (key, value) in [
+        ("HUNTBOOK_LOGIN_URL", &urls.login_url),
+        ("HUNTBOOK_GRAPH_URL", &urls.graph_url),
+        ("HUNTBOOK_API_URL", &urls.defender_url),
+        ("HUNTBOOK_ENDPOINT_URL", &urls.endpoint_url),
+    ] {
+        env.entry(key.to_string()).or_insert_with(|| value.clone());
+    }
+    let message = format!("emulator: serving the demo tenant at {}", urls.base);
+    Ok((handle, message))
+}
+
+/// The connection every API step uses.
+fn connect(_env: &BTreeMap<String, String>) -> Result<Arc<dyn engine::Connection>, String> {
+    Ok(Arc::new(Unavailable))
+}
+
+/// Until the API client (branch `client`) is merged, a run can execute playbooks whose steps
+/// need no API; an `authenticate` step fails with this explanation (exit 4).
+struct Unavailable;
+
+impl Unavailable {
+    fn error() -> engine::StepError {
+        engine::StepError::new(
+            engine::ErrorKind::Auth,
+            "this build of huntbook has no API client yet: steps that call an API cannot run",
+        )
+    }
+}
+
+impl engine::Connection for Unavailable {
+    fn authenticate(
+        &self,
+        _request: engine::connection::AuthRequest,
+    ) -> engine::connection::BoxFuture<'_, Result<engine::connection::AuthOutcome, engine::StepError>>
+    {
+        Box::pin(async { Err(Unavailable::error()) })
+    }
+
+    fn grant(
+        &self,
+        _audience: crate::playbook::Resource,
+    ) -> engine::connection::BoxFuture<'_, Result<engine::connection::Grant, engine::StepError>>
+    {
+        Box::pin(async { Err(Unavailable::error()) })
+    }
+
+    fn call<'a>(
+        &'a self,
+        _call: engine::connection::Call,
+        _accept: &'a [u16],
+    ) -> engine::connection::BoxFuture<'a, Result<engine::connection::Reply, engine::StepError>>
+    {
+        Box::pin(async { Err(Unavailable::error()) })
+    }
+
+    fn hunt(
+        &self,
+        _call: engine::connection::Call,
+        _api: crate::playbook::Api,
+    ) -> engine::connection::BoxFuture<'_, Result<engine::connection::HuntData, engine::StepError>>
+    {
+        Box::pin(async { Err(Unavailable::error()) })
+    }
+
+    fn stats(&self, _label: &str) -> engine::CallStats {
+        engine::CallStats::default()
+    }
+
+    fn url(&self, call: &engine::connection::Call) -> String {
+        call.target.display_path()
+    }
+}
+
+fn finish(ui: &Ui, playbook: &Playbook, report: &RunReport) {
+    if ui.json {
+        // The `run_end` event carries the outcome; the error that stopped the run gets its
+        // own line, with its location, at error level (shown even with `-q`).
+        if let Some(e) = &report.error {
+            let line = serde_json::json!({
+                "level": "ERROR",
+                "event": "run_error",
+                "step": e.step,
+                "error_kind": e.kind.as_str(),
+                "message": e.message,
+                "help": e.help,
+                "status": e.status,
+                "location": e.location,
+            });
+            let _ = writeln!(std::io::stderr(), "{line}");
+        }
+        return;
+    }
+    let mut err = std::io::stderr().lock();
+    if let Some(e) = &report.error {
+        let _ = write!(
+            err,
+            "{}",
+            engine::render::render_error(e, &playbook.sources, ui.colour)
+        );
+    }
+    if !ui.quiet {
+        let _ = write!(err, "{}", engine::render::summary(report, ui.colour));
+    }
+}
+
+/// The terminal progress display: a spinner naming the running step, only when stderr is a
+/// terminal and logs are human text. Dry-run writes are listed as they are planned.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    json: bool,
+}
+
+impl Progress {
+    fn new(ui: &Ui) -> Arc<Progress> {
+        let show = !ui.json && !ui.quiet && std::io::stderr().is_terminal();
+        let bar = show.then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Arc::new(Progress { bar, json: ui.json })
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Observer for Progress {
+    fn step_started(&self, step: &Step, _label: &str, name: Option<&str>) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!(
+                "{} {}",
+                step.kind.name(),
+                name.map_or_else(|| step.label(), str::to_string)
+            ));
+        }
+    }
+
+    fn would_send(&self, step: &Step, _label: &str, write: &PlannedWrite) {
+        if self.json {
+            return;
+        }
+        let body = write
+            .body
+            .as_ref()
+            .map(|b| format!(" {b}"))
+            .unwrap_or_default();
+        let line = format!(
+            "dry run: step {} would send {} {}{body}",
+            step.label(),
+            write.method,
+            write.url
+        );
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => {
+                let _ = writeln!(std::io::stderr(), "{line}");
+            }
+        }
+    }
 }

@@ -19,6 +19,19 @@ use super::steps;
 use crate::playbook::{Condition, ForEach, OnError, Step, StepKind};
 use crate::template::Value;
 
+/// How messages name a step: "step `hunt`", or "`output` step at steps[3]" without an id.
+pub(crate) fn who(step: &Step) -> String {
+    match &step.id {
+        Some(id) => format!("step `{id}`"),
+        None => step.label(),
+    }
+}
+
+/// How logs name a step: its id, else its route.
+pub(crate) fn log_name(step: &Step) -> &str {
+    step.id.as_deref().unwrap_or(&step.route)
+}
+
 /// What a step's body produced.
 #[derive(Debug, Default)]
 pub(crate) struct Outcome {
@@ -84,7 +97,7 @@ pub(crate) fn run_sequence<'c, 'a: 'c>(
                 reports.push(not_run(ctx, step, format!("the run stopped at {}", e.step)));
                 continue;
             }
-            if ctx.cancel.is_requested() {
+            if ctx.cancel.is_cancelled() {
                 reports.push(not_run(ctx, step, "the run was interrupted".to_string()));
                 continue;
             }
@@ -148,7 +161,13 @@ fn finished_outputs(
     status: Status,
     error: Option<&str>,
 ) -> Value {
-    outputs.push(("outcome", Value::from(status.as_str())));
+    // `changed` is a report status; in templates a step that ran is `ok` (see `changed`).
+    let outcome = if status == Status::Changed {
+        "ok"
+    } else {
+        status.as_str()
+    };
+    outputs.push(("outcome", Value::from(outcome)));
     outputs.push(("skipped", Value::from(false)));
     outputs.push(("error", error.map_or(Value::from(()), Value::from)));
     Value::from_pairs(outputs)
@@ -176,7 +195,7 @@ pub(crate) async fn run_step<'c, 'a: 'c>(
     let started = Instant::now();
     report.started_at = Some(Utc::now());
     let scope = frame.scope(&ctx.run);
-    let who = step.label();
+    let who = who(step);
     let per_iteration_when =
         step.for_each.is_some() && step.when.as_ref().is_some_and(reads_loop_vars);
 
@@ -212,10 +231,10 @@ pub(crate) async fn run_step<'c, 'a: 'c>(
         .step_started(step, label, report.name.as_deref());
     tracing::info!(
         event = "step_start",
-        step = %who,
+        step = %log_name(step),
         kind = step.kind.name().as_str(),
         route = %step.route,
-        "step {who} started"
+        "{who} started"
     );
 
     if step.for_each.is_some() {
@@ -242,26 +261,27 @@ pub(crate) async fn run_step<'c, 'a: 'c>(
 }
 
 fn log_end(step: &Step, report: &StepReport) {
-    let who = step.label();
+    let who = who(step);
     match &report.error {
-        Some(e) if report.status == Status::Failed => tracing::warn!(
+        // Failures are `info` here: the run's error is reported once, at the end.
+        Some(e) if report.status == Status::Failed => tracing::info!(
             event = "step_end",
-            step = %who,
+            step = %log_name(step),
             status = report.status.as_str(),
             duration_ms = report.duration_ms,
             error_kind = e.kind.as_str(),
             error = %e.message,
             continued = report.continued,
-            "step {who} failed: {}", e.message
+            "{who} failed: {}", e.message
         ),
         _ => tracing::info!(
             event = "step_end",
-            step = %who,
+            step = %log_name(step),
             status = report.status.as_str(),
             duration_ms = report.duration_ms,
             count = report.count,
             api_calls = report.api.calls,
-            "step {who} {}", report.status.as_str()
+            "{who} {}", report.status.as_str()
         ),
     }
 }
@@ -307,7 +327,7 @@ fn fail(
     let e = e.clone().or_at(step.kind_span);
     report.status = Status::Failed;
     report.continued = step.on_error == OnError::Continue;
-    report.error = Some(ErrorReport::new(&e, &step.label(), &ctx.playbook.sources));
+    report.error = Some(ErrorReport::new(&e, &who(step), &ctx.playbook.sources));
     if let Some(id) = &step.id {
         frame.set_step(
             id,
@@ -383,7 +403,7 @@ fn run_body<'c, 'a: 'c>(
                             )
                             .at(step.kind_span)
                             .help("raise the step's `timeout` (or `defaults.timeout`)"),
-                            &step.label(),
+                            &who(step),
                             &ctx.playbook.sources,
                         ),
                         Vec::new(),
@@ -392,13 +412,13 @@ fn run_body<'c, 'a: 'c>(
                 None => body.await,
             }
         };
-        tokio::select! {
-            r = timed => r,
-            () = ctx.cancel.aborted() => BodyResult::Failed(
+        match ctx.cancel.with_grace(timed, ctx.options.grace).await {
+            Ok(r) => r,
+            Err(stopped) => BodyResult::Failed(
                 ErrorReport::new(
-                    &StepError::new(ErrorKind::Cancelled, "interrupted while running")
+                    &StepError::new(ErrorKind::Cancelled, format!("interrupted: {stopped}"))
                         .at(step.kind_span),
-                    &step.label(),
+                    &who(step),
                     &ctx.playbook.sources,
                 ),
                 Vec::new(),
@@ -476,7 +496,7 @@ fn body<'c, 'a: 'c>(
                     Err(e) => BodyResult::Failed(
                         ErrorReport::new(
                             &e.or_at(step.kind_span),
-                            &step.label(),
+                            &who(step),
                             &ctx.playbook.sources,
                         ),
                         Vec::new(),
@@ -547,7 +567,7 @@ async fn run_looped<'c, 'a: 'c>(
             let e = e.or_at(step.kind_span);
             report.status = Status::Failed;
             report.continued = step.on_error == OnError::Continue;
-            report.error = Some(ErrorReport::new(&e, &step.label(), &ctx.playbook.sources));
+            report.error = Some(ErrorReport::new(&e, &who(step), &ctx.playbook.sources));
             if let Some(id) = &step.id {
                 frame.set_step(
                     id,
@@ -577,7 +597,7 @@ async fn run_looped<'c, 'a: 'c>(
                 steps: Vec::new(),
             };
             let iter_label = format!("{label}[{i}]");
-            if stop.load(Ordering::SeqCst) || ctx.cancel.is_requested() {
+            if stop.load(Ordering::SeqCst) || ctx.cancel.is_cancelled() {
                 return Iteration {
                     report: it,
                     outputs: skipped_outputs(),
@@ -589,7 +609,7 @@ async fn run_looped<'c, 'a: 'c>(
             let failed = |mut it: IterationReport, e: StepError| {
                 let e = e.or_at(step.kind_span);
                 it.status = Status::Failed;
-                it.error = Some(ErrorReport::new(&e, &step.label(), &ctx.playbook.sources));
+                it.error = Some(ErrorReport::new(&e, &who(step), &ctx.playbook.sources));
                 it
             };
             if per_iteration_when && let Some(cond) = &step.when {

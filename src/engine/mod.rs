@@ -27,7 +27,7 @@ mod tests;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
+use std::sync::atomic::AtomicU32;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -39,7 +39,9 @@ pub use inputs::Inputs;
 pub use report::{Interruption, RunReport, Status, StepReport};
 pub use steps::{PlannedWrite, hunt_data_from_json};
 
-use crate::playbook::{AuthContext, Condition, Playbook, Step, TemplateField};
+use crate::playbook::{Condition, Playbook, Step, TemplateField};
+use crate::signals::Cancellation;
+use crate::state::StateStore;
 use crate::template::Value;
 use scope::{Frame, RunValues};
 
@@ -59,11 +61,8 @@ pub struct RunOptions {
     pub run_id: String,
     /// Where relative `output.path`s are written (the working directory).
     pub workdir: PathBuf,
-    /// `state.*`: what the last successful run remembered (an empty map on a first run).
-    pub state: Value,
-    /// Keys `filter.dedupe` remembered from earlier runs (still within their window), per
-    /// filter step id.
-    pub seen: BTreeMap<String, BTreeSet<String>>,
+    /// How long in-flight calls may finish after a stop signal.
+    pub grace: std::time::Duration,
 }
 
 impl RunOptions {
@@ -77,71 +76,7 @@ impl RunOptions {
             started_at: Utc::now(),
             run_id: uuid::Uuid::new_v4().to_string(),
             workdir: PathBuf::from("."),
-            state: Value::from_pairs(Vec::<(String, Value)>::new()),
-            seen: BTreeMap::new(),
-        }
-    }
-}
-
-/// Interrupting a run: [`Cancel::request`] stops it from starting new steps; [`Cancel::abort`]
-/// (after a grace period) cancels the calls in flight.
-#[derive(Debug, Default)]
-pub struct Cancel {
-    requested: AtomicU8,
-    aborted: AtomicBool,
-    notify: tokio::sync::Notify,
-}
-
-impl Cancel {
-    /// A handle that has not been triggered.
-    #[must_use]
-    pub fn new() -> Arc<Cancel> {
-        Arc::new(Cancel::default())
-    }
-
-    /// Stop starting steps; remember why.
-    pub fn request(&self, why: Interruption) {
-        let code = match why {
-            Interruption::Sigint => 1,
-            Interruption::Sigterm => 2,
-        };
-        let _ = self
-            .requested
-            .compare_exchange(0, code, Ordering::SeqCst, Ordering::SeqCst);
-    }
-
-    /// Cancel what is in flight too.
-    pub fn abort(&self) {
-        self.aborted.store(true, Ordering::SeqCst);
-        self.notify.notify_waiters();
-    }
-
-    /// Whether the run was asked to stop.
-    #[must_use]
-    pub fn is_requested(&self) -> bool {
-        self.requested.load(Ordering::SeqCst) != 0
-    }
-
-    /// Why the run was asked to stop.
-    #[must_use]
-    pub fn interruption(&self) -> Option<Interruption> {
-        match self.requested.load(Ordering::SeqCst) {
-            1 => Some(Interruption::Sigint),
-            2 => Some(Interruption::Sigterm),
-            _ => None,
-        }
-    }
-
-    /// Resolves once [`Cancel::abort`] was called.
-    pub async fn aborted(&self) {
-        loop {
-            let notified = self.notify.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.aborted.load(Ordering::SeqCst) {
-                return;
-            }
-            notified.await;
+            grace: crate::signals::DEFAULT_GRACE_PERIOD,
         }
     }
 }
@@ -165,31 +100,10 @@ impl Observer for Quiet {}
 /// Where `output` steps without a `path` write: the process's stdout, or a buffer in tests.
 pub type Stdout = Arc<Mutex<Box<dyn Write + Send>>>;
 
-/// What a run leaves behind besides its report.
+/// What a run leaves behind.
 #[derive(Debug, Clone)]
 pub struct RunOutput {
     pub report: RunReport,
-    /// What to remember for the next run; `None` when the run must not advance its state
-    /// (it failed, was interrupted, or was a dry run).
-    pub state: Option<StateUpdate>,
-}
-
-/// The state a successful run saves.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StateUpdate {
-    /// `state.last_success` for the next run: this run's `started_at`.
-    pub last_success: DateTime<Utc>,
-    /// Keys `filter.dedupe` saw, per filter step id.
-    pub dedupe: BTreeMap<String, DedupeKeys>,
-}
-
-/// The keys one `filter.dedupe` saw in a run.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct DedupeKeys {
-    /// How long to remember them.
-    pub window: std::time::Duration,
-    /// Each key with when it was seen (the run's start).
-    pub keys: Vec<(String, DateTime<Utc>)>,
 }
 
 /// Runs playbooks through one connection.
@@ -197,7 +111,7 @@ pub struct Engine {
     conn: Arc<dyn Connection>,
     stdout: Stdout,
     observer: Arc<dyn Observer>,
-    cancel: Arc<Cancel>,
+    cancel: Cancellation,
 }
 
 impl std::fmt::Debug for Engine {
@@ -213,15 +127,15 @@ pub(crate) struct Ctx<'a> {
     pub conn: &'a dyn Connection,
     pub run: RunValues,
     pub options: &'a RunOptions,
-    pub cancel: &'a Cancel,
+    pub cancel: &'a Cancellation,
     pub observer: &'a dyn Observer,
     pub stdout: &'a Stdout,
     /// Response actions sent so far (`max_targets`).
     pub actions: AtomicU32,
-    /// The context of the last `authenticate` (application or user).
-    pub auth: Mutex<Option<AuthContext>>,
-    /// Keys `filter.dedupe` saw this run, per filter step id.
-    pub dedupe: Mutex<BTreeMap<String, DedupeKeys>>,
+    /// The playbook's state, locked for this run (`filter.dedupe` remembers keys in it).
+    pub state: Mutex<Option<StateStore>>,
+    /// Without a state store (tests, embedding): dedupe keys seen in this run only.
+    pub seen: Mutex<BTreeSet<(String, String)>>,
     /// Writes a dry run did not send, by step instance label.
     pub planned: Mutex<Vec<(String, PlannedWrite)>>,
 }
@@ -269,7 +183,7 @@ impl Engine {
             conn,
             stdout: Arc::new(Mutex::new(Box::new(std::io::stdout()))),
             observer: Arc::new(Quiet),
-            cancel: Cancel::new(),
+            cancel: Cancellation::new(),
         }
     }
 
@@ -287,25 +201,29 @@ impl Engine {
         self
     }
 
-    /// Use `cancel` to interrupt runs.
+    /// Stop runs through `cancel` (the process's signal handle, or a test's).
     #[must_use]
-    pub fn with_cancel(mut self, cancel: Arc<Cancel>) -> Engine {
+    pub fn with_cancel(mut self, cancel: Cancellation) -> Engine {
         self.cancel = cancel;
         self
     }
 
-    /// The handle that interrupts this engine's runs.
+    /// The handle that stops this engine's runs.
     #[must_use]
-    pub fn cancel_handle(&self) -> Arc<Cancel> {
+    pub fn cancel_handle(&self) -> Cancellation {
         self.cancel.clone()
     }
 
-    /// Run `playbook` with `inputs`. Never fails: every failure is in the report.
+    /// Run `playbook` with `inputs`. Never fails: every failure is in the report. With a
+    /// `state` store (opened, so locked, for this run), `state.*` reads it, `filter.dedupe`
+    /// remembers keys in it, and it is saved when — and only when — the run succeeds and is
+    /// not a dry run.
     pub async fn run(
         &self,
         playbook: &Playbook,
         inputs: &Inputs,
         options: &RunOptions,
+        state: Option<StateStore>,
     ) -> RunOutput {
         let clock = Instant::now();
         let env = Value::from_pairs(
@@ -330,15 +248,18 @@ impl Engine {
                 inputs: inputs.to_value(),
                 env,
                 run,
-                state: options.state.clone(),
+                state: state.as_ref().map_or_else(
+                    || Value::from_pairs(Vec::<(String, Value)>::new()),
+                    StateStore::scope,
+                ),
             },
             options,
             cancel: &self.cancel,
             observer: self.observer.as_ref(),
             stdout: &self.stdout,
             actions: AtomicU32::new(0),
-            auth: Mutex::new(None),
-            dedupe: Mutex::new(BTreeMap::new()),
+            state: Mutex::new(state),
+            seen: Mutex::new(BTreeSet::new()),
             planned: Mutex::new(Vec::new()),
         };
         tracing::info!(
@@ -371,10 +292,16 @@ impl Engine {
             tally: report::Tally::default(),
             api,
             error: seq.stop,
-            interrupted: self.cancel.interruption(),
+            interrupted: self.cancel.signal().map(Interruption::from),
+            state: None,
             steps: seq.reports,
         };
         report.finish();
+        let store = ctx
+            .state
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        report.state = store.map(|store| save_state(store, &mut report, options));
         tracing::info!(
             event = "run_end",
             playbook = %playbook.name,
@@ -390,13 +317,61 @@ impl Engine {
             throttled = report.api.throttled,
             "run of {} ended: {}", playbook.name, report.outcome
         );
-        let state = (report.succeeded() && !options.dry_run).then(|| StateUpdate {
-            last_success: options.started_at,
-            dedupe: ctx
-                .dedupe
-                .into_inner()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        });
-        RunOutput { report, state }
+        RunOutput { report }
+    }
+}
+
+/// Save the state of a successful, real run (and say so in the report); leave it untouched
+/// otherwise. Failing to save fails the run: the next one would repeat this window.
+fn save_state(
+    store: StateStore,
+    report: &mut RunReport,
+    options: &RunOptions,
+) -> report::StateReport {
+    let path = store.path().display().to_string();
+    let mut warnings: Vec<String> = store.warnings().iter().map(ToString::to_string).collect();
+    if !report.succeeded() || options.dry_run {
+        let why = if options.dry_run {
+            "a dry run saves no state"
+        } else {
+            "the run did not succeed: the next run starts from the same point"
+        };
+        tracing::info!(event = "state_kept", path = %path, "state not saved: {why}");
+        return report::StateReport {
+            path,
+            saved: false,
+            keys: None,
+            warnings,
+        };
+    }
+    match store.commit(options.started_at, &options.run_id) {
+        Ok(c) => {
+            warnings.extend(c.warnings.iter().map(ToString::to_string));
+            tracing::info!(event = "state_saved", path = %path, keys = c.keys, "state saved");
+            report::StateReport {
+                path,
+                saved: true,
+                keys: Some(c.keys),
+                warnings,
+            }
+        }
+        Err(e) => {
+            report.error = Some(report::ErrorReport {
+                kind: ErrorKind::Io,
+                message: format!("the run succeeded but its state could not be saved: {e}"),
+                help: Some("the next run repeats this run's window; fix the state folder".into()),
+                status: None,
+                location: None,
+                step: "the state".into(),
+                span: None,
+            });
+            report.finish();
+            report::StateReport {
+                path,
+                saved: false,
+                keys: None,
+                warnings,
+            }
+        }
     }
 }

@@ -24,11 +24,7 @@ pub fn render_error(e: &ErrorReport, sources: &SourceMap, colour: bool) -> Strin
         out,
         "{}{}",
         paint(colour, "1;31", &format!("error[{}]", e.kind.as_str())),
-        paint(
-            colour,
-            "1",
-            &format!(": step {} failed: {}", e.step, e.message)
-        )
+        paint(colour, "1", &format!(": {} failed: {}", e.step, e.message))
     );
     let located = e.span.and_then(|s| sources.get(s.file).map(|f| (s, f)));
     if let Some((span, file)) = located {

@@ -93,7 +93,7 @@ pub struct ErrorReport {
     pub status: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
-    /// How the failing step is named (`` `hunt` ``, or its kind and route).
+    /// How the failing step is named ("step `hunt`", or its kind and route).
     pub step: String,
     /// The span, for rendering the source snippet (not serialised).
     #[serde(skip)]
@@ -206,6 +206,29 @@ pub enum Interruption {
     Sigterm,
 }
 
+impl From<crate::signals::Signal> for Interruption {
+    fn from(s: crate::signals::Signal) -> Interruption {
+        match s {
+            crate::signals::Signal::Interrupt => Interruption::Sigint,
+            crate::signals::Signal::Terminate => Interruption::Sigterm,
+        }
+    }
+}
+
+/// What happened to the playbook's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StateReport {
+    /// The state file.
+    pub path: String,
+    /// Whether this run saved it (only a successful, real run does).
+    pub saved: bool,
+    /// Dedupe keys kept, when saved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keys: Option<usize>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
 /// The whole run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunReport {
@@ -231,6 +254,8 @@ pub struct RunReport {
     pub error: Option<ErrorReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<Interruption>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<StateReport>,
     pub steps: Vec<StepReport>,
 }
 
@@ -350,6 +375,7 @@ mod tests {
                 span: None,
             }),
             interrupted: None,
+            state: None,
             steps,
         };
         r.finish();

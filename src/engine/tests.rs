@@ -82,7 +82,7 @@ async fn run_with(p: &Playbook, fake: Arc<Fake>, inputs: &[&str], o: RunOptions)
     let inputs = inputs::resolve(p, &args).expect("inputs");
     let buf = Buf::default();
     let engine = Engine::new(fake).with_stdout(Arc::new(Mutex::new(Box::new(buf.clone()))));
-    let out = engine.run(p, &inputs, &o).await;
+    let out = engine.run(p, &inputs, &o, None).await;
     let stdout = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
     Run { out, stdout }
 }
@@ -121,7 +121,6 @@ async fn hunt_filter_and_output_flow_through_the_scope() {
     assert_eq!(written, json!([{"DeviceName": "b", "AccountName": "bob"}]));
     assert_eq!(fake.calls(), vec!["POST /v1.0/security/runHuntingQuery"]);
     assert_eq!(r.out.report.tally.ok, 4);
-    assert!(r.out.state.is_some(), "a successful run saves its state");
 }
 
 #[tokio::test]
@@ -228,12 +227,11 @@ async fn a_failing_step_stops_the_run_and_points_at_its_line() {
     let r = run(&p, fake).await;
     assert_eq!(r.exit(), 1);
     let e = r.error();
-    assert_eq!(e.step, "`broken`");
+    assert_eq!(e.step, "step `broken`");
     assert!(e.message.contains("HTTP 500"), "{}", e.message);
     let loc = e.location.as_ref().unwrap();
     assert_eq!((loc.file.as_str(), loc.line), ("t.yaml", 8));
     assert_eq!(r.step("after").status, Status::Skipped);
-    assert!(r.out.state.is_none(), "a failed run saves no state");
     let text = render::render_error(e, &p.sources, false);
     assert!(text.contains("--> t.yaml:8:5"), "{text}");
     assert!(text.contains("8 |     hunt:"), "{text}");
@@ -304,7 +302,7 @@ async fn the_preflight_fails_before_any_step_needing_a_missing_permission() {
     let r = run_with(&p, fake.clone(), &[], o).await;
     assert_eq!(r.exit(), 4);
     let e = r.error();
-    assert_eq!(e.step, "`login`");
+    assert_eq!(e.step, "step `login`");
     assert!(
         e.message
             .contains("`Machine.Isolate` on WindowsDefenderATP for step `iso`"),
@@ -538,7 +536,6 @@ async fn a_dry_run_reads_but_sends_no_write() {
         s.would_send[0].url,
         "https://fake.example/api/machines/m1/isolate"
     );
-    assert!(r.out.state.is_none(), "a dry run saves no state");
 }
 
 #[tokio::test]
@@ -568,35 +565,63 @@ async fn outputs_write_files_atomically_and_csv_neutralises_formulas() {
 }
 
 #[tokio::test]
-async fn dedupe_drops_keys_seen_before_and_remembers_new_ones() {
-    let p = playbook(
-        "  - id: f\n    filter:\n      input: \"{{ [{'k': 'a'}, {'k': 'b'}, {'k': 'b'}, {'k': 'c'}] }}\"\n      dedupe:\n        key: \"{{ item.k }}\"\n        window: 1d\n",
+async fn dedupe_remembers_keys_in_the_state_across_runs() {
+    let p = playbook_with(
+        "inputs:\n  extra: { type: list, default: [] }\n",
+        "  - id: f\n    filter:\n      input: \"{{ [{'k': 'a'}, {'k': 'b'}, {'k': 'b'}] + inputs.extra }}\"\n      dedupe:\n        key: \"{{ item.k }}\"\n        window: 1d\n  - output:\n      format: text\n      template: \"{{ steps.f.items | map(attribute='k') | join(',') }};\"\n",
     );
-    let mut o = options();
-    o.seen
-        .insert("f".into(), ["a".to_string()].into_iter().collect());
-    let r = run_with(&p, Arc::new(Fake::new()), &[], o).await;
-    assert_eq!(r.exit(), 0, "{:#?}", r.out.report.error);
-    assert_eq!(r.step("f").count, Some(2));
-    let state = r.out.state.unwrap();
-    let keys: Vec<&str> = state.dedupe["f"]
-        .keys
-        .iter()
-        .map(|(k, _)| k.as_str())
-        .collect();
-    assert_eq!(keys, vec!["b", "c"]);
-    assert_eq!(state.dedupe["f"].window, Duration::from_secs(86_400));
+    let dir = tempfile::tempdir().unwrap();
+    let once = |inputs: &'static [&'static str]| {
+        let p = &p;
+        let dir = dir.path().to_path_buf();
+        async move {
+            let o = options();
+            let store = crate::state::StateStore::open_at(&dir, "t", o.started_at).unwrap();
+            let args: Vec<String> = inputs.iter().map(|s| (*s).to_string()).collect();
+            let inputs = inputs::resolve(p, &args).unwrap();
+            let buf = Buf::default();
+            let engine = Engine::new(Arc::new(Fake::new()))
+                .with_stdout(Arc::new(Mutex::new(Box::new(buf.clone()))));
+            let out = engine.run(p, &inputs, &o, Some(store)).await;
+            let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+            (out.report, text)
+        }
+    };
+    let (first, text) = once(&[]).await;
+    assert_eq!(text, "a,b;", "repeats within one run are dropped too");
+    assert!(first.state.as_ref().unwrap().saved);
+    let (second, text) = once(&[r#"extra=[{"k": "c"}]"#]).await;
+    assert_eq!(second.exit_code, 0);
+    assert_eq!(text, "c;", "keys of the first run are remembered");
+}
+
+#[tokio::test]
+async fn a_failed_run_leaves_the_state_as_it_was() {
+    let p = playbook(
+        "  - id: f\n    filter:\n      input: \"{{ [{'k': 'a'}] }}\"\n      dedupe:\n        key: \"{{ item.k }}\"\n  - assert:\n      that: false\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let o = options();
+    let store = crate::state::StateStore::open_at(dir.path(), "t", o.started_at).unwrap();
+    let out = Engine::new(Arc::new(Fake::new()))
+        .run(&p, &Inputs::default(), &o, Some(store))
+        .await;
+    assert_eq!(out.report.exit_code, 3);
+    let state = out.report.state.unwrap();
+    assert!(!state.saved);
+    assert!(!dir.path().join("t.json").exists());
 }
 
 #[tokio::test]
 async fn an_interrupted_run_starts_no_more_steps() {
     let p = playbook("  - set: { a: 1 }\n  - set: { b: 2 }\n");
     let engine = Engine::new(Arc::new(Fake::new()));
-    engine.cancel_handle().request(Interruption::Sigterm);
-    let out = engine.run(&p, &Inputs::default(), &options()).await;
+    engine
+        .cancel_handle()
+        .trigger(crate::signals::Signal::Terminate);
+    let out = engine.run(&p, &Inputs::default(), &options(), None).await;
     assert_eq!(out.report.exit_code, 143);
     assert!(out.report.steps.iter().all(|s| s.status == Status::Skipped));
-    assert!(out.state.is_none());
 }
 
 #[tokio::test]
@@ -608,7 +633,202 @@ async fn a_refused_sign_in_exits_4_and_runs_nothing_else() {
     )));
     let r = run(&p, fake.clone()).await;
     assert_eq!(r.exit(), 4);
-    assert_eq!(r.error().step, "`login`");
+    assert_eq!(r.error().step, "step `login`");
     assert_eq!(r.step("h").status, Status::Skipped);
     assert!(fake.calls().is_empty());
+}
+
+fn update_playbook() -> Playbook {
+    playbook_with(
+        "max_targets: 1\n",
+        &format!(
+            "{LOGIN}  - id: up\n    incidents:\n      update:\n        id: \"42\"\n        status: in_progress\n        tags: [huntbook]\n        comment: isolated 2 devices\n"
+        ),
+    )
+}
+
+#[tokio::test]
+async fn a_graph_update_is_one_action_of_two_writes_with_only_the_given_fields() {
+    let fake = Arc::new(
+        Fake::new()
+            .route(
+                "PATCH",
+                "/v1.0/security/incidents/42",
+                200,
+                json!({"id": "42", "status": "inProgress"}),
+            )
+            .route(
+                "POST",
+                "/v1.0/security/incidents/42/comments",
+                200,
+                json!({"value": []}),
+            )
+            .route(
+                "GET",
+                "/v1.0/security/incidents/42",
+                200,
+                json!({"id": "42", "comments": [{"comment": "isolated 2 devices"}]}),
+            ),
+    );
+    let mut o = options();
+    o.allow_actions = true;
+    let r = run_with(&update_playbook(), fake.clone(), &[], o).await;
+    assert_eq!(r.exit(), 0, "{:#?}", r.out.report.error);
+    assert_eq!(r.step("up").status, Status::Changed);
+    assert_eq!(
+        fake.calls(),
+        vec![
+            "PATCH /v1.0/security/incidents/42",
+            "POST /v1.0/security/incidents/42/comments",
+            "GET /v1.0/security/incidents/42"
+        ]
+    );
+    let journal = fake.journal.lock().unwrap();
+    assert_eq!(
+        journal[0].body,
+        Some(json!({"status": "inProgress", "customTags": ["huntbook"]}))
+    );
+    assert_eq!(
+        journal[1].body.as_ref().unwrap()["comment"],
+        "isolated 2 devices"
+    );
+}
+
+#[tokio::test]
+async fn a_comment_that_landed_despite_an_error_is_not_posted_again() {
+    let fake = Arc::new(
+        Fake::new()
+            .route(
+                "PATCH",
+                "/v1.0/security/incidents/42",
+                200,
+                json!({"id": "42"}),
+            )
+            .route(
+                "POST",
+                "/v1.0/security/incidents/42/comments",
+                503,
+                json!({"error": {"message": "unavailable"}}),
+            )
+            .route(
+                "GET",
+                "/v1.0/security/incidents/42",
+                200,
+                json!({"id": "42", "comments": [{"comment": "isolated 2 devices"}]}),
+            ),
+    );
+    let mut o = options();
+    o.allow_actions = true;
+    let r = run_with(&update_playbook(), fake.clone(), &[], o).await;
+    assert_eq!(r.exit(), 0, "{:#?}", r.out.report.error);
+    let posts = fake
+        .calls()
+        .iter()
+        .filter(|c| c.starts_with("POST"))
+        .count();
+    assert_eq!(posts, 1);
+}
+
+#[tokio::test]
+async fn a_dry_run_update_lists_both_writes() {
+    let fake = Arc::new(Fake::new());
+    let mut o = options();
+    o.dry_run = true;
+    let r = run_with(&update_playbook(), fake.clone(), &[], o).await;
+    assert_eq!(r.exit(), 0, "{:#?}", r.out.report.error);
+    let writes = &r.step("up").would_send;
+    let methods: Vec<&str> = writes.iter().map(|w| w.method).collect();
+    assert_eq!(methods, vec!["PATCH", "POST"]);
+    assert!(fake.calls().is_empty());
+}
+
+#[tokio::test]
+async fn when_reading_item_is_evaluated_per_element() {
+    let p = playbook(
+        "  - id: per\n    for_each: [1, 2, 3, 4]\n    when: item % 2 == 0\n    filter:\n      input: \"{{ [item] }}\"\n      jsonpath: \"$[*]\"\n  - output:\n      format: text\n      template: \"{{ steps.per.items | join(',') }} {{ steps.per.iterations | map(attribute='outcome') | join(',') }}\"\n",
+    );
+    let r = run(&p, Arc::new(Fake::new())).await;
+    assert_eq!(r.exit(), 0, "{:#?}", r.out.report.error);
+    assert_eq!(r.stdout, "2,4 skipped,ok,skipped,ok");
+}
+
+#[tokio::test]
+async fn a_failing_iteration_stops_new_ones_unless_errors_continue() {
+    let steps = |policy: &str| {
+        format!(
+            "  - id: per\n    for_each: [1, 0, 2, 3]\n    on_error: {policy}\n    filter:\n      input: \"{{{{ [10 // item] }}}}\"\n      jsonpath: \"$[*]\"\n"
+        )
+    };
+    let r = run(&playbook(&steps("fail")), Arc::new(Fake::new())).await;
+    assert_eq!(r.exit(), 1);
+    let statuses: Vec<Status> = r.step("per").iterations.iter().map(|i| i.status).collect();
+    assert_eq!(
+        statuses,
+        vec![Status::Ok, Status::Failed, Status::Skipped, Status::Skipped]
+    );
+    let r = run(&playbook(&steps("continue")), Arc::new(Fake::new())).await;
+    assert_eq!(r.exit(), 0);
+    let statuses: Vec<Status> = r.step("per").iterations.iter().map(|i| i.status).collect();
+    assert_eq!(
+        statuses,
+        vec![Status::Ok, Status::Failed, Status::Ok, Status::Ok]
+    );
+    assert_eq!(r.step("per").status, Status::Failed);
+    assert!(r.step("per").continued);
+}
+
+#[tokio::test]
+async fn an_empty_for_each_is_ok_with_empty_outputs() {
+    let p = playbook(
+        "  - set: { none: [] }\n  - id: per\n    for_each: vars.none\n    filter:\n      input: \"{{ [item] }}\"\n      jsonpath: \"$[*]\"\n  - output:\n      format: text\n      template: \"{{ steps.per.count }}/{{ steps.per.items | length }}\"\n",
+    );
+    let r = run(&p, Arc::new(Fake::new())).await;
+    assert_eq!(r.exit(), 0, "{:#?}", r.out.report.error);
+    assert_eq!(r.stdout, "0/0");
+    assert_eq!(
+        r.step("per").reason.as_deref(),
+        Some("`for_each` gave an empty list")
+    );
+}
+
+#[tokio::test]
+async fn a_for_each_that_is_not_a_list_fails_clearly() {
+    let p = playbook(
+        "  - set: { m: \"{{ {'a': 1} }}\" }\n  - id: per\n    for_each: vars.m\n    filter:\n      input: \"{{ [item] }}\"\n      jsonpath: \"$[*]\"\n",
+    );
+    let r = run(&p, Arc::new(Fake::new())).await;
+    assert_eq!(r.exit(), 1);
+    assert_eq!(r.error().kind, ErrorKind::Data);
+    assert!(
+        r.error()
+            .message
+            .contains("`for_each` must give a list, but it gives a map"),
+        "{}",
+        r.error().message
+    );
+}
+
+#[tokio::test]
+async fn nested_loops_bind_the_innermost_item() {
+    let p = playbook(
+        "  - id: outer\n    for_each: [a, b]\n    steps:\n      - id: inner\n        for_each: [1, 2]\n        filter:\n          input: \"{{ [item] }}\"\n          jsonpath: \"$[*]\"\n  - output:\n      format: text\n      template: \"{% for it in steps.outer.iterations %}{{ it.inner.items | join('') }};{% endfor %}\"\n",
+    );
+    let r = run(&p, Arc::new(Fake::new())).await;
+    assert_eq!(r.exit(), 0, "{:#?}", r.out.report.error);
+    assert_eq!(r.stdout, "12;12;");
+}
+
+#[tokio::test]
+async fn a_failing_step_inside_a_continued_block_lets_the_run_go_on() {
+    let p = playbook(
+        "  - id: blk\n    on_error: continue\n    steps:\n      - id: bad\n        assert:\n          that: false\n      - id: never\n        set: { x: 1 }\n  - id: after\n    set: { y: 2 }\n",
+    );
+    let r = run(&p, Arc::new(Fake::new())).await;
+    assert_eq!(r.exit(), 0, "{:#?}", r.out.report.error);
+    let blk = r.step("blk");
+    assert_eq!(blk.status, Status::Failed);
+    assert!(blk.continued);
+    assert_eq!(blk.error.as_ref().unwrap().step, "step `bad`");
+    assert_eq!(r.step("never").status, Status::Skipped);
+    assert_eq!(r.step("after").status, Status::Ok);
 }

@@ -66,9 +66,6 @@ pub(crate) async fn run(cx: &StepCx<'_, '_>, a: &Authenticate) -> Result<Outcome
             label: cx.label.to_string(),
         })
         .await?;
-    *ctx.auth
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(outcome.context);
     tracing::info!(
         event = "authenticated",
         context = outcome.context.name(),
@@ -108,9 +105,9 @@ pub(crate) async fn run(cx: &StepCx<'_, '_>, a: &Authenticate) -> Result<Outcome
             .collect::<Vec<_>>()
             .join(" or ");
         let line = format!(
-            "{names} on {} for step {} ({})",
+            "{names} on {} for {} ({})",
             p.resource.display(),
-            step.label(),
+            crate::engine::flow::who(step),
             p.call
         );
         if !missing.contains(&line) {

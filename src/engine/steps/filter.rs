@@ -2,9 +2,6 @@
 //! `huntbook jsonpath`), then `dedupe`: drop elements whose key an earlier run (or an earlier
 //! element of this one) already produced. Outputs `items` and `count`.
 
-use std::collections::BTreeSet;
-
-use crate::engine::DedupeKeys;
 use crate::engine::error::{ErrorKind, StepError};
 use crate::engine::flow::{Outcome, StepCx};
 use crate::engine::scope::Frame;
@@ -59,28 +56,32 @@ fn dedupe(
 ) -> Result<Vec<Value>, StepError> {
     let ctx = cx.ctx;
     let id = cx.step.id.clone().unwrap_or_else(|| cx.step.route.clone());
-    let empty = BTreeSet::new();
-    let remembered = ctx.options.seen.get(&id).unwrap_or(&empty);
-    let mut fresh_keys: BTreeSet<String> = BTreeSet::new();
-    let mut kept = Vec::new();
     let n = items.len();
-    for (i, item) in items.into_iter().enumerate() {
+    let mut keys = Vec::with_capacity(n);
+    for (i, item) in items.iter().enumerate() {
         let frame = Frame::iteration(cx.frame, item.clone(), i, n);
-        let key = ctx.render_text(&frame.scope(&ctx.run), &d.key, "`dedupe.key`")?;
-        if remembered.contains(&key) || !fresh_keys.insert(key) {
-            continue;
-        }
-        kept.push(item);
+        keys.push(ctx.render_text(&frame.scope(&ctx.run), &d.key, "`dedupe.key`")?);
     }
-    let now = ctx.options.started_at;
-    let mut all = ctx
-        .dedupe
+    let at = ctx.options.started_at;
+    let mut store = ctx
+        .state
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let entry = all.entry(id).or_insert_with(|| DedupeKeys {
-        window: d.window,
-        keys: Vec::new(),
-    });
-    entry.keys.extend(fresh_keys.into_iter().map(|k| (k, now)));
+    let mut seen = ctx
+        .seen
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut kept = Vec::new();
+    for (item, key) in items.into_iter().zip(keys) {
+        // The state store remembers across runs (and within this one); without one, only
+        // repeats within this run are dropped.
+        let fresh = match store.as_mut() {
+            Some(store) => store.admit(&id, &key, d.window, at),
+            None => seen.insert((id.clone(), key)),
+        };
+        if fresh {
+            kept.push(item);
+        }
+    }
     Ok(kept)
 }

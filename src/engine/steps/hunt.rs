@@ -45,10 +45,10 @@ pub(crate) async fn run(cx: &StepCx<'_, '_>, h: &Hunt) -> Result<Outcome, StepEr
     if data.truncated {
         tracing::warn!(
             event = "hunt_truncated",
-            step = %cx.step.label(),
+            step = %crate::engine::flow::log_name(cx.step),
             rows = data.count,
-            "step {}: the result has {} rows, the service's limit: it is probably incomplete",
-            cx.step.label(),
+            "{}: the result has {} rows, the service's limit: it is probably incomplete",
+            crate::engine::flow::who(cx.step),
             data.count
         );
     }

@@ -14,7 +14,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, json};
 
-use super::{odata_page, odata_string, segment, send_write};
+use super::{admit_action, odata_page, odata_string, segment, send_write};
 use crate::engine::connection::{Call, Target};
 use crate::engine::error::{ErrorKind, StepError};
 use crate::engine::flow::{Outcome, StepCx};
@@ -421,6 +421,12 @@ async fn update(cx: &StepCx<'_, '_>, api: Api, u: &IncidentUpdate) -> Result<Out
     };
     let path = incident_path(api, &id);
     let aud = audience(api);
+    if body.is_empty() && comment.is_none() {
+        // Nothing to change: not an action at all.
+        let incident = get(cx, api, &id).await?;
+        return Ok(Outcome::with(vec![("incident", from_json(&incident))]));
+    }
+    admit_action(cx, &format!("the update of incident {id}"))?;
     let mut incident: Option<serde_json::Value> = None;
     let mut sent = false;
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::{odata_page, odata_string, segment, send_write};
+use super::{admit_action, odata_page, odata_string, segment, send_write};
 use crate::engine::connection::{Call, Target};
 use crate::engine::error::{ErrorKind, StepError};
 use crate::engine::flow::{Outcome, StepCx};
@@ -98,7 +98,7 @@ pub(crate) async fn run(cx: &StepCx<'_, '_>, m: &MachineAction) -> Result<Outcom
     if let Some(existing) = satisfying(m.action, &recent_actions(cx, &machine_id).await?) {
         tracing::info!(
             event = "machine_action_unchanged",
-            step = %cx.step.label(),
+            step = %crate::engine::flow::log_name(cx.step),
             machine_id = %machine_id,
             action = m.action.mde_type(),
             status = str_field(&existing, "status"),
@@ -135,6 +135,10 @@ pub(crate) async fn run(cx: &StepCx<'_, '_>, m: &MachineAction) -> Result<Outcom
         cx.label,
     )
     .body(body);
+    admit_action(
+        cx,
+        &format!("machine action `{}` on {machine_id}", m.action.mde_type()),
+    )?;
     let action = match send_write(cx, call.clone(), &[]).await {
         Ok(Some(reply)) => reply.json(&call)?,
         Ok(None) => return Ok(done(None, false)),

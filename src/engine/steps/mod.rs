@@ -82,22 +82,16 @@ pub struct PlannedWrite {
     pub body: Option<serde_json::Value>,
 }
 
-/// Send a response action, or, in a dry run, announce it and send nothing. Enforces
-/// `max_targets` before the call over the limit is sent (in a dry run too: a run that would
-/// go over fails the same way). `Ok(None)` means a dry run.
-pub(crate) async fn send_write(
-    cx: &StepCx<'_, '_>,
-    call: Call,
-    accept: &[u16],
-) -> Result<Option<Reply>, StepError> {
+/// Admit one response action (a machine action, an incident update, a non-GET request) —
+/// however many calls it takes: refused unless actions were allowed (or this is a dry run),
+/// and counted against `max_targets`, so the action over the limit is never sent. A dry run
+/// counts the same way: a real run would stop there.
+pub(crate) fn admit_action(cx: &StepCx<'_, '_>, what: &str) -> Result<(), StepError> {
     let ctx = cx.ctx;
     if !ctx.options.allow_actions && !ctx.options.dry_run {
         return Err(StepError::new(
             ErrorKind::Guard,
-            format!(
-                "{} is a response action and response actions were not allowed",
-                call.describe()
-            ),
+            format!("{what} is a response action and response actions were not allowed"),
         )
         .help("run with `--allow-actions`, or `--dry-run` to see what would be sent"));
     }
@@ -110,12 +104,22 @@ pub(crate) async fn send_write(
         return Err(StepError::new(
             ErrorKind::Guard,
             format!(
-                "this would be response action number {n}, over the playbook's `max_targets` of {limit}: stopped before sending {}",
-                call.describe()
+                "{what} would be response action number {n}, over the playbook's `max_targets` of {limit}: not sent"
             ),
         )
         .help("check why so many targets matched; raise `max_targets` only if that many is expected"));
     }
+    Ok(())
+}
+
+/// Send a write of an admitted action, or, in a dry run, announce it and send nothing
+/// (`Ok(None)`).
+pub(crate) async fn send_write(
+    cx: &StepCx<'_, '_>,
+    call: Call,
+    accept: &[u16],
+) -> Result<Option<Reply>, StepError> {
+    let ctx = cx.ctx;
     if ctx.options.dry_run {
         let planned = PlannedWrite {
             method: call.method.name(),
@@ -124,9 +128,10 @@ pub(crate) async fn send_write(
         };
         tracing::info!(
             event = "dry_run_write",
-            step = %cx.step.label(),
+            step = %crate::engine::flow::log_name(cx.step),
             method = planned.method,
             url = %planned.url,
+            body = %planned.body.as_ref().map(ToString::to_string).unwrap_or_default(),
             "dry run: would send {} {}", planned.method, planned.url
         );
         ctx.observer.would_send(cx.step, cx.label, &planned);

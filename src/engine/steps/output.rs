@@ -1,11 +1,10 @@
 //! `output`: write `data` as json, jsonl or csv, or a template as text or markdown, to a file
-//! or to stdout. Files are written atomically — a temporary file in the same folder, renamed
-//! over the target — so a reader (or a crash, or Ctrl-C) never sees half a report; `append`
-//! copies the existing content into the temporary file first. CSV cells that a spreadsheet
+//! or to stdout. Files are written atomically through `crate::fsutil` — a temporary file in
+//! the same folder, renamed over the target — so a reader (or a crash, or Ctrl-C) never sees
+//! half a report; `append` copies the existing content first. CSV cells that a spreadsheet
 //! would run as a formula are neutralised. A dry run writes stdout outputs but no file.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
 
 use crate::engine::error::{ErrorKind, StepError};
 use crate::engine::flow::{Outcome, StepCx};
@@ -24,14 +23,14 @@ pub(crate) fn run(cx: &StepCx<'_, '_>, o: &Output) -> Result<Outcome, StepError>
                     StepError::new(ErrorKind::Data, "`output.path` rendered empty").at(p.span),
                 );
             }
-            Some(ctx.options.workdir.join(text))
+            Some((ctx.options.workdir.join(&text), text))
         }
         None => None,
     };
     let appending_to_existing = o.append
         && path
-            .as_deref()
-            .is_some_and(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 0));
+            .as_ref()
+            .is_some_and(|(p, _)| std::fs::metadata(p).is_ok_and(|m| m.len() > 0));
     let bytes = match &o.content {
         OutputContent::Data(field) => {
             let value = ctx.render(cx.scope, field, "`output.data`")?;
@@ -65,32 +64,30 @@ pub(crate) fn run(cx: &StepCx<'_, '_>, o: &Output) -> Result<Outcome, StepError>
                 bytes: size,
             }
         }
-        Some(p) => {
+        Some((p, shown)) => {
             if ctx.options.dry_run {
                 tracing::info!(
                     event = "dry_run_output",
-                    step = %cx.step.label(),
-                    path = %p.display(),
+                    step = %crate::engine::flow::log_name(cx.step),
+                    path = %shown,
                     bytes = size,
-                    "dry run: would write {size} bytes to {}", p.display()
+                    "dry run: would write {size} bytes to {shown}"
                 );
             } else {
-                write_atomic(p, &bytes, o.append).map_err(|e| {
-                    StepError::new(
-                        ErrorKind::Io,
-                        format!("cannot write `{}`: {e}", p.display()),
-                    )
+                let options = crate::fsutil::AtomicOptions::new().append(o.append);
+                crate::fsutil::write_atomic_with(p, &bytes, &options).map_err(|e| {
+                    StepError::new(ErrorKind::Io, format!("cannot write `{shown}`: {e}"))
                 })?;
             }
             Written {
-                path: p.display().to_string(),
+                path: shown.clone(),
                 bytes: size,
             }
         }
     };
     let path_value = path
         .as_ref()
-        .map_or(Value::from(()), |p| Value::from(p.display().to_string()));
+        .map_or(Value::from(()), |(_, shown)| Value::from(shown.clone()));
     let mut out = Outcome::with(vec![("path", path_value), ("bytes", Value::from(size))]);
     out.written = Some(written);
     Ok(out)
@@ -213,37 +210,6 @@ fn csv_bytes(
         .map_err(|e| StepError::new(ErrorKind::Data, format!("cannot write CSV: {e}")))
 }
 
-/// Write `bytes` to `path` atomically: a temporary file in the same folder (created if
-/// missing), synced, then renamed over `path`. With `append`, the existing content is copied
-/// first. An existing file keeps its permissions; a new one is readable by its owner only
-/// (hunting results are sensitive).
-///
-/// # Errors
-/// Creating the folder, writing, syncing or renaming failed; nothing was changed at `path`.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8], append: bool) -> std::io::Result<()> {
-    let dir: PathBuf = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".huntbook-")
-        .suffix(".tmp")
-        .tempfile_in(&dir)?;
-    let existing = std::fs::metadata(path).ok();
-    if append && existing.is_some() {
-        let mut f = std::fs::File::open(path)?;
-        std::io::copy(&mut f, tmp.as_file_mut())?;
-    }
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    if let Some(meta) = existing {
-        tmp.as_file().set_permissions(meta.permissions())?;
-    }
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,36 +237,5 @@ mod tests {
         assert_eq!(out, ",1\n\"[1,2]\",2\n");
         let out = String::from_utf8(csv_bytes(&json!(["a", "b"]), None, true).unwrap()).unwrap();
         assert_eq!(out, "value\na\nb\n");
-    }
-
-    #[test]
-    fn atomic_writes_replace_append_and_leave_no_temporary_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("sub/out.txt");
-        write_atomic(&p, b"one\n", false).unwrap();
-        write_atomic(&p, b"two\n", true).unwrap();
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), "one\ntwo\n");
-        write_atomic(&p, b"three\n", false).unwrap();
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), "three\n");
-        let names: Vec<String> = std::fs::read_dir(dir.path().join("sub"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(names, vec!["out.txt".to_string()]);
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn new_files_are_private_and_existing_ones_keep_their_mode() {
-        use std::os::unix::fs::PermissionsExt as _;
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("r.md");
-        write_atomic(&p, b"x", false).unwrap();
-        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
-        write_atomic(&p, b"y", false).unwrap();
-        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o644);
     }
 }

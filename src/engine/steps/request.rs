@@ -4,7 +4,7 @@
 //! action: guarded, counted against `max_targets`, and only announced in a dry run. Outputs
 //! `status`, `body` (JSON, or the text when the service sent something else), `items`.
 
-use super::{odata_page, render_value, send_write, to_json};
+use super::{admit_action, odata_page, render_value, send_write, to_json};
 use crate::engine::connection::{Call, Reply, Target, audience_of};
 use crate::engine::error::{ErrorKind, StepError};
 use crate::engine::flow::{Outcome, StepCx};
@@ -63,6 +63,7 @@ pub(crate) async fn run(cx: &StepCx<'_, '_>, r: &Request) -> Result<Outcome, Ste
     let reply = if r.method == Method::Get {
         ctx.conn.call(call.clone(), &r.expect).await?
     } else {
+        admit_action(cx, &call.describe())?;
         match send_write(cx, call.clone(), &r.expect).await? {
             Some(reply) => reply,
             None => {

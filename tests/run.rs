@@ -1,0 +1,8 @@
+//! `huntbook run` end to end, through the real binary: exit codes, stdout purity, the report
+//! file, JSON logs, guards and state (offline); and, against the in-process emulator, every
+//! step kind, authentication, throttling, faults, the preflight, injection and secrets.
+
+#[path = "run/common.rs"]
+mod common;
+#[path = "run/offline.rs"]
+mod offline;

@@ -1,0 +1,115 @@
+//! The harness: a temporary working folder with playbooks, the real `huntbook` binary run in
+//! it with a controlled environment, and the results read back.
+
+use std::path::{Path, PathBuf};
+
+/// Variables a developer's shell may set that would change what a run does.
+const SCRUBBED: &[&str] = &[
+    "AZURE_TENANT_ID",
+    "AZURE_CLIENT_ID",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_CLIENT_CERTIFICATE_PATH",
+    "AZURE_USERNAME",
+    "AZURE_PASSWORD",
+    "HUNTBOOK_LOGIN_URL",
+    "HUNTBOOK_API_URL",
+    "HUNTBOOK_ENDPOINT_URL",
+    "HUNTBOOK_GRAPH_URL",
+    "RUST_LOG",
+    "NO_COLOR",
+];
+
+/// One run in its own folder.
+pub struct Case {
+    pub dir: std::sync::Arc<tempfile::TempDir>,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+/// What the run did.
+#[derive(Debug)]
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub dir: PathBuf,
+    /// Keeps the folder alive as long as the result is looked at.
+    _keep: std::sync::Arc<tempfile::TempDir>,
+}
+
+impl Ran {
+    /// The `--report` file, parsed.
+    pub fn report(&self, name: &str) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.dir.join(name)).expect("report written");
+        serde_json::from_str(&text).expect("report is JSON")
+    }
+
+    /// A file the run wrote, relative to its folder.
+    pub fn file(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+}
+
+impl Case {
+    pub fn new() -> Case {
+        Case {
+            dir: std::sync::Arc::new(tempfile::tempdir().expect("temp dir")),
+            args: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+
+    /// Write a file into the case's folder.
+    pub fn file(self, name: &str, text: &str) -> Case {
+        let path = self.dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("folder");
+        }
+        std::fs::write(path, text).expect("write fixture");
+        self
+    }
+
+    /// Copy a fixture from `tests/fixtures/run/`.
+    pub fn fixture(self, name: &str) -> Case {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/run")
+            .join(name);
+        let text = std::fs::read_to_string(&src).unwrap_or_else(|e| panic!("{name}: {e}"));
+        self.file(name, &text)
+    }
+
+    pub fn args(mut self, args: &[&str]) -> Case {
+        self.args.extend(args.iter().map(|a| (*a).to_string()));
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Case {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Run `huntbook` with the arguments, in the folder.
+    pub fn run(&self) -> Ran {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_huntbook"));
+        cmd.current_dir(self.dir.path()).args(&self.args);
+        for k in SCRUBBED {
+            cmd.env_remove(k);
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd.stdin(std::process::Stdio::null());
+        let out = cmd.output().expect("run huntbook");
+        Ran {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            dir: self.dir.path().to_path_buf(),
+            _keep: self.dir.clone(),
+        }
+    }
+}
