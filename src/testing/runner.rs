@@ -307,8 +307,18 @@ async fn execute(
     let mut options = RunOptions::new(env);
     options.allow_actions = case.allow_actions;
     options.workdir = work.to_path_buf();
+    // Every case is a first run, with a state folder of its own, as a run with `--state-dir`.
+    let store = match crate::state::StateStore::open(&dir.join("state"), &playbook.name) {
+        Ok(s) => s,
+        Err(e) => return refuse(format!("cannot open the case's state folder: {e}")),
+    };
     let run = engine
-        .run(with_capture.as_ref().unwrap_or(playbook), &inputs, &options)
+        .run(
+            with_capture.as_ref().unwrap_or(playbook),
+            &inputs,
+            &options,
+            Some(store),
+        )
         .await;
     let mut report = run.report;
     let outputs = if with_capture.is_some() {
@@ -372,5 +382,7 @@ fn strip_capture(report: &mut RunReport, steps: usize, path: &Path) -> Option<se
     serde_json::from_slice(&text).ok()
 }
 
+#[cfg(test)]
+mod inproc;
 #[cfg(test)]
 mod tests;

@@ -86,6 +86,7 @@ fn report(steps: Vec<StepReport>, error: Option<&str>) -> RunReport {
             span: None,
         }),
         interrupted: None,
+        state: None,
         steps,
     };
     r.finish();

@@ -357,3 +357,33 @@ fn the_capture_step_is_a_valid_output_step() {
     assert_eq!(s.route, "steps[9]");
     assert_eq!(s.kind.name().as_str(), "output");
 }
+
+/// The example playbooks' own test files, every case, against the case's real emulator APIs
+/// and hunting tables (in-process, without the identity platform and the HTTP client).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_playbook_tests_pass_against_the_emulator_in_process() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/playbooks");
+    let paths = crate::testing::discover(&[PathBuf::from(dir)]).unwrap();
+    // Cases that sign in as another app test the identity platform, which this backend skips.
+    let files: Vec<TestFile> = paths
+        .iter()
+        .map(|p| {
+            let mut t = crate::testing::load(p).test.expect("valid test file");
+            t.cases.retain(|c| c.tenant.app.is_none());
+            t
+        })
+        .collect();
+    let files = Arc::new(files);
+    let runner = Runner::new(Arc::new(super::inproc::InProcess), 2);
+    let mut report = String::new();
+    let results = runner
+        .run_all(Arc::clone(&files), |r| {
+            let f = &files[r.file];
+            report.push_str(&crate::testing::report::case_line(f, r, false));
+            report.push('\n');
+            report.push_str(&crate::testing::report::details(f, r, false));
+        })
+        .await;
+    let failed: Vec<&CaseResult> = results.iter().filter(|r| r.failed()).collect();
+    assert!(failed.is_empty(), "{report}");
+}
