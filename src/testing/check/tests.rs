@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::diag::to_json;
+use crate::testing::spec::{ActionExpect, ActionKind, Fault, Fixture};
 
 const PLAYBOOK: &str = r#"huntbook: 1
 name: demo
