@@ -1,7 +1,8 @@
 //! `huntbook test PATH…`: find the test files, validate them all (any invalid: exit 2, nothing
 //! runs), run every case against its own emulator (`--jobs` at once), print one line per case
-//! with the detail of each failure, a summary ending in `N passed, N failed`, and write
-//! `--junit FILE`. Exit 0 when every case passed, 1 when one failed.
+//! (with `-q`, only failed ones) with the detail of each failure, a summary ending in
+//! `N passed, N failed`, and write `--junit FILE`. Exit 0 when every case passed, 1 when one
+//! failed.
 
 use std::io::{IsTerminal as _, Write as _};
 use std::sync::Arc;
@@ -109,9 +110,14 @@ pub fn run_with(args: &TestArgs, global: &GlobalArgs, backend: Arc<dyn Backend>)
     let files = Arc::new(files);
     let runner = Runner::new(backend, jobs);
     let shown = Arc::clone(&files);
+    let quiet = global.quiet;
     let results = runtime.block_on(runner.run_all(Arc::clone(&files), move |r| {
         let file = &shown[r.file];
         let mut out = std::io::stdout().lock();
+        // `-q`: only what went wrong, and the summary.
+        if quiet && !r.failed() {
+            return;
+        }
         let _ = writeln!(out, "{}", report::case_line(file, r, out_colour));
         let _ = write!(out, "{}", report::details(file, r, out_colour));
         let _ = out.flush();

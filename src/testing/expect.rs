@@ -71,16 +71,23 @@ pub fn evaluate(
     for s in &x.steps {
         step(s, seen, &mut out);
     }
+    if let (None, Some(first)) = (&seen.outputs, x.outputs.first()) {
+        // One failure for them all: the cause is the same.
+        let n = x.outputs.len();
+        out.push(Failure {
+            span: first.span,
+            what: if n == 1 {
+                format!("output `{}`", first.selector.text())
+            } else {
+                format!("outputs (`{}` and {} more)", first.selector.text(), n - 1)
+            },
+            expected: "the run's outputs".into(),
+            actual: "none: the run stopped before its end, so its outputs were not captured".into(),
+            notes: Vec::new(),
+        });
+    }
     for o in &x.outputs {
         let Some(doc) = &seen.outputs else {
-            out.push(Failure {
-                span: o.span,
-                what: format!("output `{}`", o.selector.text()),
-                expected: "the run's outputs".into(),
-                actual: "none: the run stopped before its end, so its outputs were not captured"
-                    .into(),
-                notes: Vec::new(),
-            });
             continue;
         };
         let subject = match &o.selector {

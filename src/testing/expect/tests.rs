@@ -326,13 +326,22 @@ fn outputs_of_a_run_that_stopped_are_not_available() {
         "steps.hunt.count",
         vec![CheckKind::Equals(json!(1))],
     )];
-    let f = run(&case(x), &Observed::default());
+    let f = run(&case(x.clone()), &Observed::default());
     assert_eq!(f.len(), 1);
     assert!(
         f[0].actual.contains("stopped before its end"),
         "{}",
         f[0].actual
     );
+    assert_eq!(f[0].what, "output `steps.hunt.count`");
+    // Several output expectations make one failure: they fail for one reason.
+    x.outputs
+        .push(output("vars.x", vec![CheckKind::Exists(true)]));
+    x.outputs
+        .push(output("vars.y", vec![CheckKind::Exists(true)]));
+    let f = run(&case(x), &Observed::default());
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].what, "outputs (`steps.hunt.count` and 2 more)");
 }
 
 #[test]
