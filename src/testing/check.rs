@@ -690,7 +690,7 @@ impl Walker<'_> {
             let before = self.text.get(..node.span.start).unwrap_or("");
             let line_start = before.rfind('\n').map_or(0, |i| i + 1);
             let mut snippet = "\n".repeat(before.matches('\n').count());
-            snippet.push_str(&" ".repeat(before.len() - line_start));
+            snippet.push_str(&" ".repeat(before[line_start..].chars().count()));
             snippet.push_str(self.text.get(node.span.start..node.span.end).unwrap_or(""));
             snippet.push('\n');
             return match tenant_data::parse(snippet.as_bytes(), &self.source_name) {
@@ -735,6 +735,36 @@ impl Walker<'_> {
     fn data_error(&mut self, at: Span, message: &str, source: &str) {
         let mut placed = false;
         let mut rest: Vec<String> = Vec::new();
+        // A syntax or type error, rendered by the YAML reader: `SOURCE: line L column C: MSG`
+        // followed by its own snippet, which the diagnostic's replaces.
+        let syntax = message
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix(&format!("{source}: line ")))
+            .and_then(|tail| {
+                let (l, tail) = tail.split_once(" column ")?;
+                let (c, msg) = tail.split_once(": ")?;
+                Some((
+                    l.trim().parse::<usize>().ok()?,
+                    c.trim().parse::<usize>().ok()?,
+                    msg,
+                ))
+            });
+        if source == self.source_name
+            && let Some((l, c, msg)) = syntax
+        {
+            let offset = self.offset_of(l, c);
+            self.push(
+                Diagnostic::new(
+                    Code::BadValue,
+                    Span::point(self.file, offset),
+                    msg.to_string(),
+                )
+                .label("in the inline tenant data")
+                .help("the tenant data format is described in docs/emulator-data.md"),
+            );
+            return;
+        }
         if source == self.source_name {
             let prefix = format!("{source}:");
             for line in message.lines() {

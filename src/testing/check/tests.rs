@@ -467,3 +467,17 @@ fn the_default_playbook_sits_beside_the_test_file() {
     );
     assert_eq!(default_playbook(Path::new("p/x.yaml")), None);
 }
+
+#[test]
+fn inline_tenant_data_type_errors_are_located_too() {
+    let l = load_test(
+        "cases:\n  - name: a\n    inputs: { device: x }\n    tenant:\n      data:\n        devices:\n          - name: pc1\n            riskScore: [1]\n",
+    );
+    let (code, line, col, _) = only(&l);
+    assert_eq!((code, line, col), ("bad-value", 8, 24));
+    let l = load_test(
+        "cases:\n  - name: a\n    inputs: { device: x }\n    tenant: { data: { devices: { x: 1 } } }\n",
+    );
+    let (code, line, col, _) = only(&l);
+    assert_eq!((code, line, col), ("bad-value", 4, 32));
+}
