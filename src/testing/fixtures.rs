@@ -459,4 +459,71 @@ mod tests {
         );
         assert_eq!(e.kind, ErrorKind::Api);
     }
+
+    /// A connection that must not be reached.
+    struct Unreachable;
+
+    impl Connection for Unreachable {
+        fn authenticate(&self, _r: AuthRequest) -> BoxFuture<'_, Result<AuthOutcome, StepError>> {
+            panic!("authenticate reached the inner connection")
+        }
+        fn grant(&self, _a: Resource) -> BoxFuture<'_, Result<Grant, StepError>> {
+            panic!("grant reached the inner connection")
+        }
+        fn call<'a>(&'a self, c: Call, _a: &'a [u16]) -> BoxFuture<'a, Result<Reply, StepError>> {
+            Box::pin(async move {
+                Err(StepError::new(
+                    ErrorKind::Api,
+                    format!("inner: {}", c.label),
+                ))
+            })
+        }
+        fn hunt(&self, _c: Call, _a: Api) -> BoxFuture<'_, Result<HuntData, StepError>> {
+            panic!("hunt reached the inner connection")
+        }
+        fn stats(&self, _l: &str) -> CallStats {
+            CallStats {
+                calls: 1,
+                ..CallStats::default()
+            }
+        }
+        fn url(&self, _c: &Call) -> String {
+            "inner".into()
+        }
+    }
+
+    #[tokio::test]
+    async fn fixtures_answer_their_step_in_every_iteration_and_delegate_the_rest() {
+        let pb = crate::playbook::load_str(
+            std::path::Path::new("p.yaml"),
+            "huntbook: 1\nname: p\nsteps:\n  - id: login\n    authenticate: { client_secret: { env: S } }\n  - id: alerts\n    for_each: [1, 2]\n    request: { path: /security/alerts_v2, paginate: true }\n  - id: other\n    request: { path: /security/incidents }\n",
+        )
+        .playbook
+        .expect("valid");
+        let mut fixtures = BTreeMap::new();
+        fixtures.insert(
+            "alerts".to_string(),
+            Fixture::Response {
+                status: 200,
+                body: json!({"value": [1], "@odata.nextLink": "https://x/next"}),
+            },
+        );
+        let conn = FixtureConnection::new(Arc::new(Unreachable), &pb, &fixtures);
+        let get = |label: &str| {
+            Call::new(
+                Resource::Graph,
+                Method::Get,
+                Target::Path("/v1.0/security/alerts_v2".into()),
+                label,
+            )
+        };
+        let reply = conn.call(get("steps[1][1]"), &[]).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+        assert_eq!(body, json!({"value": [1]}));
+        let e = conn.call(get("steps[2]"), &[]).await.unwrap_err();
+        assert_eq!(e.message, "inner: steps[2]");
+        // The fixture's calls add to the inner connection's counts.
+        assert_eq!(conn.stats("steps[1][1]").calls, 2);
+        assert_eq!(conn.stats("steps[2]").calls, 1);
+    }
 }
