@@ -155,7 +155,82 @@ pub async fn fallback(req: Request) -> Response {
 
 #[cfg(test)]
 mod tests {
+    use axum::Extension;
+    use axum::body::Body;
+    use axum::routing::post;
+    use tower::ServiceExt as _;
+
     use super::*;
+    use crate::emulator::directory::Resource;
+    use crate::emulator::principal::Principal;
+    use crate::emulator::{EmulatorConfig, EmulatorUrls};
+
+    /// A stand-in for the tenant API's isolate route: it authorises as the real one must.
+    async fn isolate(Extension(p): Extension<Principal>) -> Response {
+        match p.require(ApiFamily::Endpoint, &["Machine.Isolate"]) {
+            Ok(()) => (StatusCode::CREATED, p.app_name.clone()).into_response(),
+            Err(e) => e.into_response(),
+        }
+    }
+
+    async fn status_of(app: &axum::Router, token: Option<&str>) -> (StatusCode, String) {
+        let mut req = axum::http::Request::post("/api/machines/abc/isolate");
+        if let Some(t) = token {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let resp = app
+            .clone()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, String::from_utf8_lossy(&body).to_string())
+    }
+
+    #[tokio::test]
+    async fn handlers_get_the_principal_and_readonly_apps_get_403() {
+        let state = Arc::new(
+            EmuState::new(
+                EmulatorConfig::default(),
+                EmulatorUrls::on("http://127.0.0.1:9"),
+            )
+            .unwrap(),
+        );
+        let app = axum::Router::new()
+            .route("/api/machines/{id}/isolate", post(isolate))
+            .layer(axum::middleware::from_fn_with_state(state.clone(), gate))
+            .with_state(state.clone());
+        let ident = &state.identity;
+        let demo = ident
+            .mint_app_token("huntbook-demo", Resource::Endpoint)
+            .unwrap();
+        let readonly = ident
+            .mint_app_token("huntbook-readonly", Resource::Endpoint)
+            .unwrap();
+        assert_eq!(
+            status_of(&app, Some(&demo)).await,
+            (StatusCode::CREATED, "huntbook-demo".to_string())
+        );
+        let (status, body) = status_of(&app, Some(&readonly)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(
+            body.contains("\"Forbidden\"") && body.contains("Machine.Isolate"),
+            "{body}"
+        );
+        assert_eq!(status_of(&app, None).await.0, StatusCode::UNAUTHORIZED);
+        // A delegated token carries the user's scopes.
+        let user = ident
+            .mint_user_token(
+                "huntbook-cli",
+                "analyst@contoso.example",
+                Resource::Endpoint,
+            )
+            .unwrap();
+        assert_eq!(status_of(&app, Some(&user)).await.0, StatusCode::CREATED);
+    }
 
     #[test]
     fn families_by_path() {

@@ -69,6 +69,9 @@ pub struct EmulatorConfig {
     pub work_dir: Option<PathBuf>,
     /// "Now" of the synthetic data set; `None`: the start time.
     pub anchor: Option<DateTime<Utc>>,
+    /// Log one line per request (method, path, status, time) through `tracing` at `info`.
+    /// Never headers or bodies: they carry tokens and secrets.
+    pub log_requests: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -88,6 +91,7 @@ impl Default for EmulatorConfig {
             device_code_lifetime: Duration::from_secs(900),
             work_dir: None,
             anchor: None,
+            log_requests: false,
         }
     }
 }

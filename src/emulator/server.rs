@@ -224,8 +224,31 @@ async fn info(State(state): State<Arc<EmuState>>) -> axum::Json<EmulatorInfo> {
     axum::Json(EmulatorInfo::of(&state))
 }
 
+/// One log line per request, when `config.log_requests` is set: method, path (never the
+/// query string, headers or body — they can carry secrets), status and time taken.
+async fn log_request(
+    State(state): State<Arc<EmuState>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if !state.config.log_requests {
+        return next.run(req).await;
+    }
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    tracing::info!(
+        target: "huntbook::emulator",
+        "{method} {path} -> {} ({} ms)",
+        resp.status().as_u16(),
+        started.elapsed().as_millis()
+    );
+    resp
+}
+
 /// The full application: every router, the gate around the API routes, fault injection
-/// around everything (it skips `/_emulator/` itself).
+/// around everything (it skips `/_emulator/` itself), and the request log outermost.
 pub fn app(state: Arc<EmuState>) -> Router {
     Router::new()
         .merge(identity::router())
@@ -235,6 +258,7 @@ pub fn app(state: Arc<EmuState>) -> Router {
         .fallback(gate::fallback)
         .layer(from_fn_with_state(state.clone(), gate::gate))
         .layer(from_fn_with_state(state.clone(), faults::inject))
+        .layer(from_fn_with_state(state.clone(), log_request))
         .with_state(state)
 }
 
