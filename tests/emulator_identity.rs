@@ -637,6 +637,11 @@ async fn password_flow_and_refresh_for_another_resource() {
         .as_str()
         .expect("offline_access gives a refresh token")
         .to_string();
+    // Neither the refresh token nor any secret shows in the state's Debug output.
+    let debug = format!("{:?}", emu.state);
+    assert!(!debug.contains(&refresh));
+    assert!(!debug.contains(&u.password));
+    assert!(!debug.contains(demo(info).1.as_str()));
 
     // Redeem the refresh token for Defender for Endpoint.
     let (status, body) = post_form(

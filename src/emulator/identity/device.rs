@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -46,10 +45,19 @@ pub struct DeviceGrant {
 }
 
 /// Device codes by `device_code`, with an index by `user_code`.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct DeviceStore {
     pub by_device_code: HashMap<String, DeviceGrant>,
     pub by_user_code: HashMap<String, String>,
+}
+
+// Device codes are credentials: show how many there are, not what they are.
+impl std::fmt::Debug for DeviceStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceStore")
+            .field("device_codes", &self.by_device_code.len())
+            .finish()
+    }
 }
 
 impl DeviceStore {
@@ -96,12 +104,10 @@ impl IdentityState {
     fn start_device_flow(
         &self,
         tenant: &str,
-        headers: &HeaderMap,
         body: &[u8],
         version: TokenVersion,
     ) -> Result<Value, EntraError> {
-        let _ = headers;
-        self.resolve_tenant(tenant)?.refuse_consumers(self, None)?;
+        self.resolve_tenant(tenant)?.refuse_consumers(None)?;
         let form = parse_form(body);
         let client_id = require(&form, "client_id")?;
         let app = self.app_or_error(client_id, tenant)?;
@@ -267,16 +273,13 @@ impl IdentityState {
     }
 }
 
-fn resource_on_v2() -> EntraError {
+/// AADSTS901002: the v1 `resource` parameter sent to a v2 endpoint.
+pub(crate) fn resource_on_v2() -> EntraError {
     EntraError::new(
         "invalid_request",
         901_002,
         "The 'resource' request parameter is not supported.",
     )
-}
-
-pub(crate) fn resource_param_on_v2() -> EntraError {
-    resource_on_v2()
 }
 
 fn respond(result: Result<Value, EntraError>) -> Response {
@@ -290,13 +293,12 @@ fn respond(result: Result<Value, EntraError>) -> Response {
 pub(crate) async fn devicecode_v2(
     State(state): State<Arc<EmuState>>,
     Path(tenant): Path<String>,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     respond(
         state
             .identity
-            .start_device_flow(&tenant, &headers, &body, TokenVersion::V2),
+            .start_device_flow(&tenant, &body, TokenVersion::V2),
     )
 }
 
@@ -304,13 +306,12 @@ pub(crate) async fn devicecode_v2(
 pub(crate) async fn devicecode_v1(
     State(state): State<Arc<EmuState>>,
     Path(tenant): Path<String>,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     respond(
         state
             .identity
-            .start_device_flow(&tenant, &headers, &body, TokenVersion::V1),
+            .start_device_flow(&tenant, &body, TokenVersion::V1),
     )
 }
 

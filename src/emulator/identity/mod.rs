@@ -75,7 +75,7 @@ impl Revocation {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Flows {
     pub devices: DeviceStore,
     pub refresh: HashMap<String, RefreshGrant>,
@@ -83,6 +83,18 @@ pub(crate) struct Flows {
     /// which the id may be forgotten: an expired assertion is refused anyway).
     pub jtis: HashMap<(String, String), i64>,
     pub revocations: Vec<Revocation>,
+}
+
+// Counts only: refresh tokens and device codes are credentials.
+impl std::fmt::Debug for Flows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Flows")
+            .field("device_codes", &self.devices.by_device_code.len())
+            .field("refresh_tokens", &self.refresh.len())
+            .field("used_assertions", &self.jtis.len())
+            .field("revocations", &self.revocations)
+            .finish()
+    }
 }
 
 /// Device-code flow settings.

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::access::{Grant, IssuedAccess};
 use super::client_auth::{BasicCredentials, ClientAuth, ClientRequest, basic_credentials};
-use super::device::resource_param_on_v2;
+use super::device::resource_on_v2;
 use super::error::EntraError;
 use super::scope::{ScopeRequest, parse_resource, parse_scope};
 use super::{IdentityState, RefreshGrant, TokenVersion};
@@ -53,18 +53,13 @@ pub(crate) enum TenantPath {
 
 impl TenantPath {
     /// Work accounts only: every registered app refuses `/consumers` (AADSTS9002332).
-    pub(crate) fn refuse_consumers(
-        self,
-        ident: &IdentityState,
-        app: Option<&AppSpec>,
-    ) -> Result<TenantPath, EntraError> {
+    pub(crate) fn refuse_consumers(self, app: Option<&AppSpec>) -> Result<TenantPath, EntraError> {
         if self != TenantPath::Consumers {
             return Ok(self);
         }
         let (id, name) = app.map_or(("(unknown)", "(unknown)"), |a| {
             (a.client_id.as_str(), a.name.as_str())
         });
-        let _ = ident;
         Err(EntraError::new(
             "invalid_request",
             9_002_332,
@@ -129,7 +124,7 @@ impl IdentityState {
         let form = parse_form(body);
         let grant_type = require(&form, "grant_type")?.to_string();
         if version == TokenVersion::V2 && form.contains_key("resource") {
-            return Err(resource_param_on_v2());
+            return Err(resource_on_v2());
         }
         let basic = basic_credentials(headers)?;
         let client_id = match (form.get("client_id").filter(|c| !c.is_empty()), &basic) {
@@ -143,7 +138,7 @@ impl IdentityState {
             (None, None) => return Err(EntraError::missing("client_id")),
         };
         let app = self.app_or_error(&client_id, tenant)?;
-        tenant_path.refuse_consumers(self, Some(app))?;
+        tenant_path.refuse_consumers(Some(app))?;
         let client_req = ClientRequest {
             form: &form,
             basic: basic.as_ref(),
