@@ -425,6 +425,14 @@ async fn reset_slow_truncate_and_revoke_faults() {
         StatusCode::BAD_REQUEST
     );
 
+    // Graph's words for an injected 503, echoing the client's request id.
+    emu.set_faults("graph-security:503=3#1").unwrap();
+    let (status, headers, body) = call(&url, reqwest::Method::GET, Some(&token)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(headers["retry-after"], "3");
+    assert_eq!(graph_error(&body).0, "serviceNotAvailable");
+    assert_eq!(body["error"]["innerError"]["client-request-id"], "crid-42");
+
     // Slow: the answer arrives after the delay.
     emu.set_faults("/v1.0/:slow=300ms").unwrap();
     let t = Instant::now();

@@ -491,7 +491,12 @@ fn mark(mut resp: Response, kind: &FaultKind) -> Response {
 }
 
 /// The response of an injected status fault, in the shape of whoever the route belongs to.
-fn status_response(state: &EmuState, route: &RouteInfo, kind: &FaultKind) -> Response {
+fn status_response(
+    state: &EmuState,
+    route: &RouteInfo,
+    kind: &FaultKind,
+    client_request_id: Option<String>,
+) -> Response {
     let (status, retry) = match kind {
         FaultKind::TooManyRequests { retry_after } => {
             (StatusCode::TOO_MANY_REQUESTS, Some(*retry_after))
@@ -549,6 +554,7 @@ fn status_response(state: &EmuState, route: &RouteInfo, kind: &FaultKind) -> Res
         if let Some(secs) = retry {
             err = err.with_retry_after(secs);
         }
+        err.client_request_id = client_request_id;
         err.into_response()
     } else if route.token || route.discovery {
         let mut err = match status {
@@ -641,7 +647,14 @@ pub async fn inject(State(state): State<Arc<EmuState>>, req: Request, next: Next
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
             mark(resp, &FaultKind::Reset)
         }
-        Some(kind) => status_response(&state, &route, kind),
+        Some(kind) => {
+            let crid = req
+                .headers()
+                .get("client-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            status_response(&state, &route, kind, crid)
+        }
     }
 }
 
