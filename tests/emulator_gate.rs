@@ -686,3 +686,85 @@ fn the_command_refuses_bad_flags_and_data_with_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a GUID"));
 }
+
+#[tokio::test]
+async fn app_tokens_work_on_incidents_and_machine_actions_and_readonly_gets_403_on_isolate() {
+    let emu = start(EmulatorConfig {
+        limits: LimitsSpec::relaxed(),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let info = emu.info();
+    let get = |url: String, token: String| async move {
+        let resp = http().get(url).bearer_auth(token).send().await.unwrap();
+        (resp.status(), resp.json::<Value>().await.unwrap())
+    };
+
+    let graph = token_for(
+        info,
+        "huntbook-demo",
+        "https://graph.microsoft.com/.default",
+    )
+    .await;
+    let (status, body) = get(format!("{}/v1.0/security/incidents", info.graph_url), graph).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["value"].is_array());
+
+    let defender = token_for(
+        info,
+        "huntbook-demo",
+        "https://api.security.microsoft.com/.default",
+    )
+    .await;
+    let (status, body) = get(format!("{}/api/incidents", info.defender_url), defender).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["value"].is_array());
+
+    let mde = token_for(
+        info,
+        "huntbook-demo",
+        "https://api.securitycenter.microsoft.com/.default",
+    )
+    .await;
+    let (status, body) = get(format!("{}/api/machines", info.endpoint_url), mde.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let ids: Vec<String> = body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["id"].as_str().map(str::to_string))
+        .collect();
+    assert!(ids.len() >= 2);
+    let isolate = |id: &str, token: &str| {
+        http()
+            .post(format!("{}/api/machines/{id}/isolate", info.endpoint_url))
+            .bearer_auth(token)
+            .json(&json!({"Comment": "contain the host", "IsolationType": "Full"}))
+            .send()
+    };
+    let resp = isolate(&ids[0], &mde).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let action: Value = resp.json().await.unwrap();
+    assert_eq!(action["type"], "Isolate");
+    assert_eq!(action["requestor"], "huntbook-demo");
+
+    let readonly = token_for(
+        info,
+        "huntbook-readonly",
+        "https://api.securitycenter.microsoft.com/.default",
+    )
+    .await;
+    let resp = isolate(&ids[1], &readonly).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let body: Value = resp.json().await.unwrap();
+    let (code, message) = defender_error(&body);
+    assert_eq!(code, "Forbidden");
+    assert!(message.contains("Machine.Isolate"), "{message}");
+    // The read-only app can still read.
+    let (status, _) = get(
+        format!("{}/api/machines/{}", info.endpoint_url, ids[1]),
+        readonly,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+}

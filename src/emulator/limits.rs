@@ -132,11 +132,15 @@ pub fn bucket_of(method: &Method, path: &str) -> Option<Bucket> {
         });
     }
     let rest = path.strip_prefix("/api/")?;
-    let segments: Vec<String> = rest
+    let mut segments: Vec<String> = rest
         .split('/')
         .filter(|s| !s.is_empty())
         .map(str::to_ascii_lowercase)
         .collect();
+    // MDE serves the same API under `/api/v1.0/` too.
+    if segments.first().is_some_and(|s| s == "v1.0") {
+        segments.remove(0);
+    }
     let first = segments.first()?.as_str();
     Some(match first {
         "advancedhunting" => Bucket::Hunting,
@@ -535,6 +539,10 @@ mod tests {
         assert_eq!(
             bucket_of(&get, "/api/machineactions/x/GetPackageUri"),
             Some(Bucket::PackageUri)
+        );
+        assert_eq!(
+            bucket_of(&post, "/api/v1.0/machines/abc/isolate"),
+            Some(Bucket::Actions)
         );
         assert_eq!(bucket_of(&get, "/api/files/abc"), None);
         assert_eq!(bucket_of(&post, "/contoso.example/oauth2/v2.0/token"), None);
