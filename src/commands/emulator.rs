@@ -75,8 +75,11 @@ pub fn run(args: &EmulatorArgs, global: &GlobalArgs) -> ExitStatus {
         }
     };
     if config.log_requests {
+        use std::io::IsTerminal as _;
+        let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
         let builder = tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
+            .with_ansi(colour)
             .with_max_level(tracing::Level::INFO);
         let _ = match global.log_format {
             LogFormat::Json => builder.json().try_init(),
