@@ -72,6 +72,8 @@ pub struct EmulatorConfig {
     /// Log one line per request (method, path, status, time) through `tracing` at `info`.
     /// Never headers or bodies: they carry tokens and secrets.
     pub log_requests: bool,
+    /// Limits of advanced-hunting queries (timeout, rows, result size, lookback).
+    pub hunting: hunting::HuntingLimits,
 }
 
 impl Default for EmulatorConfig {
@@ -92,6 +94,7 @@ impl Default for EmulatorConfig {
             work_dir: None,
             anchor: None,
             log_requests: false,
+            hunting: hunting::HuntingLimits::default(),
         }
     }
 }
