@@ -229,8 +229,14 @@ async fn the_46th_hunting_call_in_a_minute_gets_429_with_retry_after() {
         );
     }
     for i in 0..45 {
-        let (status, _, _) = call(&url, reqwest::Method::POST, Some(&token)).await;
-        assert_ne!(status, StatusCode::TOO_MANY_REQUESTS, "call {}", i + 1);
+        let resp = http()
+            .post(&url)
+            .bearer_auth(&token)
+            .json(&json!({"Query": "DeviceInfo | take 1"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "hunting call {}", i + 1);
     }
     let (status, headers, body) = call(&url, reqwest::Method::POST, Some(&token)).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
@@ -767,4 +773,75 @@ async fn app_tokens_work_on_incidents_and_machine_actions_and_readonly_gets_403_
     )
     .await;
     assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn app_tokens_hunt_on_graph_defender_and_mde_and_audiences_do_not_cross() {
+    let emu = start(EmulatorConfig {
+        limits: LimitsSpec::relaxed(),
+        rows: 50,
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let info = emu.info();
+    let hunt = |url: String, token: String| async move {
+        let resp = http()
+            .post(url)
+            .bearer_auth(token)
+            .json(&json!({"Query": "DeviceInfo | take 3"}))
+            .send()
+            .await
+            .unwrap();
+        (
+            resp.status(),
+            resp.json::<Value>().await.unwrap_or(Value::Null),
+        )
+    };
+    let cases = [
+        (
+            "https://graph.microsoft.com/.default",
+            format!("{}/v1.0/security/runHuntingQuery", info.graph_url),
+        ),
+        (
+            "https://api.security.microsoft.com/.default",
+            format!("{}/api/advancedhunting/run", info.defender_url),
+        ),
+        (
+            "https://api.securitycenter.microsoft.com/.default",
+            format!("{}/api/advancedqueries/run", info.endpoint_url),
+        ),
+    ];
+    for (scope, url) in &cases {
+        for app in ["huntbook-demo", "huntbook-readonly"] {
+            let token = token_for(info, app, scope).await;
+            let (status, body) = hunt(url.clone(), token).await;
+            assert_eq!(status, StatusCode::OK, "{app} on {url}: {body}");
+        }
+    }
+    // A Defender XDR token is not a Graph token.
+    let defender = token_for(info, "huntbook-demo", cases[1].0).await;
+    assert_eq!(
+        hunt(cases[0].1.clone(), defender).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    // A delegated token from the password flow hunts too.
+    let cli = info.app("huntbook-cli").unwrap();
+    let user = &info.users[0];
+    let body: Value = http()
+        .post(&info.token_url)
+        .form(&[
+            ("grant_type", "password"),
+            ("client_id", cli.client_id.as_str()),
+            ("username", user.username.as_str()),
+            ("password", user.password.as_str()),
+            ("scope", cases[1].0),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let delegated = body["access_token"].as_str().unwrap().to_string();
+    assert_eq!(hunt(cases[1].1.clone(), delegated).await.0, StatusCode::OK);
 }
