@@ -37,7 +37,7 @@ pub use connection::{CallStats, Connection};
 pub use error::{ErrorKind, StepError};
 pub use inputs::Inputs;
 pub use report::{Interruption, RunReport, Status, StepReport};
-pub use steps::{PlannedWrite, hunt_data_from_json};
+pub use steps::{PlannedWrite, hunt_data, hunt_data_from_json};
 
 use crate::playbook::{Condition, Playbook, Step, TemplateField};
 use crate::signals::Cancellation;

@@ -832,3 +832,26 @@ async fn a_failing_step_inside_a_continued_block_lets_the_run_go_on() {
     assert_eq!(r.step("never").status, Status::Skipped);
     assert_eq!(r.step("after").status, Status::Ok);
 }
+
+#[tokio::test]
+async fn filtered_hunt_rows_stay_rows_and_csv_keeps_the_schema_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = playbook(&format!(
+        "{LOGIN}  - id: hunt\n    hunt:\n      query: X\n  - id: f\n    filter:\n      input: \"{{{{ steps.hunt.results }}}}\"\n      jsonpath: \"$[?@.B > 1]\"\n      dedupe:\n        key: \"{{{{ item.A }}}}\"\n  - output:\n      path: out.csv\n      data: \"{{{{ steps.f.items }}}}\"\n"
+    ));
+    let fake = Arc::new(Fake::new().route(
+        "POST",
+        "/v1.0/security/runHuntingQuery",
+        200,
+        json!({"schema": [{"name": "B", "type": "Int64"}, {"name": "A", "type": "String"}],
+               "results": [{"A": "=x", "B": 2}, {"A": "y", "B": 1}, {"A": "=x", "B": 3}, {"A": "z", "B": 5}]}),
+    ));
+    let mut o = options();
+    o.workdir = dir.path().to_path_buf();
+    let r = run_with(&p, fake, &[], o).await;
+    assert_eq!(r.exit(), 0, "{:#?}", r.out.report.error);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out.csv")).unwrap(),
+        "B,A\n2,'=x\n5,z\n"
+    );
+}

@@ -4,6 +4,7 @@
 //! `POST /api/advancedqueries/run`. Every `{{ value }}` in the query was rendered as a KQL
 //! literal by the template engine. Outputs `results`, `schema`, `stats`, `count`, `truncated`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
@@ -12,12 +13,8 @@ use crate::engine::connection::{Call, HuntData, Target, audience_of};
 use crate::engine::error::{ErrorKind, StepError};
 use crate::engine::flow::{Outcome, StepCx};
 use crate::playbook::{Api, Hunt, Method, Timespan};
-use crate::template::Value;
-use crate::template::value::{as_duration, from_json};
-
-/// The most rows the hunting APIs return: a result of this size was probably cut off (the
-/// service does not say so itself).
-pub const ROW_LIMIT: usize = 100_000;
+use crate::rows::{ROW_LIMIT, RowSet, hunt_outputs};
+use crate::template::value::as_duration;
 
 /// Run a `hunt` step.
 pub(crate) async fn run(cx: &StepCx<'_, '_>, h: &Hunt) -> Result<Outcome, StepError> {
@@ -106,65 +103,39 @@ pub fn iso_duration(d: Duration) -> String {
     out
 }
 
-/// Parse a hunting response body (Graph `schema`/`results`, Defender `Schema`/`Results`/
-/// `Stats`) into the step's outputs.
+/// Parse a whole hunting response body (Graph `schema`/`results`, Defender `Schema`/
+/// `Results`/`Stats`) into the step's outputs: the compact row set of [`crate::rows`],
+/// shared by every later step without copying rows.
 ///
 /// # Errors
-/// When the body is not JSON or has no results array.
+/// When the body is not a hunting result.
 pub fn hunt_data_from_json(body: &[u8], api: Api) -> Result<HuntData, StepError> {
-    let bad = |m: String| StepError::new(ErrorKind::Api, m);
-    let what = match api {
-        Api::Graph => "POST /v1.0/security/runHuntingQuery",
-        Api::Defender => "POST /api/advancedhunting/run",
-        Api::Endpoint => "POST /api/advancedqueries/run",
-    };
-    let doc: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
-        bad(format!(
-            "{what}: the response is not JSON (line {} column {})",
-            e.line(),
-            e.column()
-        ))
+    let set = RowSet::from_slice(body).map_err(|e| {
+        let what = match api {
+            Api::Graph => "POST /v1.0/security/runHuntingQuery",
+            Api::Defender => "POST /api/advancedhunting/run",
+            Api::Endpoint => "POST /api/advancedqueries/run",
+        };
+        StepError::new(ErrorKind::Api, format!("{what}: {e}"))
     })?;
-    let field = |a: &str, b: &str| doc.get(a).or_else(|| doc.get(b));
-    let Some(serde_json::Value::Array(results)) = field("results", "Results") else {
-        return Err(bad(format!("{what}: the response has no `results` list")));
-    };
-    let schema: Vec<serde_json::Value> = match field("schema", "Schema") {
-        Some(serde_json::Value::Array(cols)) => cols
-            .iter()
-            .map(|c| {
-                let get = |a: &str, b: &str| c.get(a).or_else(|| c.get(b)).cloned();
-                json!({
-                    "name": get("name", "Name").unwrap_or_default(),
-                    "type": get("type", "Type").unwrap_or_default(),
-                })
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    let stats = field("stats", "Stats").cloned().unwrap_or_default();
-    let count = results.len();
-    let truncated = count >= ROW_LIMIT;
-    let outputs = Value::from_pairs([
-        (
-            "results",
-            from_json(&serde_json::Value::Array(results.clone())),
-        ),
-        ("schema", from_json(&serde_json::Value::Array(schema))),
-        ("stats", from_json(&stats)),
-        ("count", Value::from(count)),
-        ("truncated", Value::from(truncated)),
-    ]);
-    Ok(HuntData {
-        outputs,
+    Ok(hunt_data(set))
+}
+
+/// The hunt step's data for a parsed row set.
+#[must_use]
+pub fn hunt_data(set: RowSet) -> HuntData {
+    let count = set.len();
+    HuntData {
+        outputs: hunt_outputs(Arc::new(set)),
         count,
-        truncated,
-    })
+        truncated: count >= ROW_LIMIT,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::template::Value;
 
     #[test]
     fn iso_durations() {
@@ -192,6 +163,6 @@ mod tests {
         let stats = d.outputs.get_attr("stats").unwrap();
         assert!(stats.get_attr("ExecutionTime").is_ok());
         let e = hunt_data_from_json(b"{\"value\":[]}", Api::Graph).unwrap_err();
-        assert!(e.message.contains("no `results` list"), "{}", e.message);
+        assert!(e.message.contains("no `results`"), "{}", e.message);
     }
 }

@@ -11,7 +11,7 @@ mod output;
 mod request;
 mod set;
 
-pub use hunt::hunt_data_from_json;
+pub use hunt::{hunt_data, hunt_data_from_json};
 
 use serde::Serialize;
 
