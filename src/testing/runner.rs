@@ -224,7 +224,12 @@ async fn attempt(
     let emulator = Emulator::start(config)
         .await
         .map_err(|e| format!("the emulator did not start with this case's tenant: {e}"))?;
-    let mut env = backend.environment(&emulator, case.tenant.app.as_deref())?;
+    let app = case
+        .tenant
+        .app
+        .clone()
+        .unwrap_or_else(|| default_app(&file.playbook).to_string());
+    let mut env = backend.environment(&emulator, &app)?;
     env.extend(case.env.clone());
     let inner = backend.connect(&emulator, &env)?;
     let conn: Arc<dyn Connection> = Arc::new(FixtureConnection::new(
@@ -244,6 +249,19 @@ async fn attempt(
     .await;
     let lookup = |t: &str| machine(&emulator, t);
     Ok(expect::evaluate(case, &seen, &work, &lookup))
+}
+
+/// The app a run signs in as when the case does not say: the demo app, or — when the
+/// playbook signs a user in — the public client (a confidential app cannot run user flows).
+fn default_app(playbook: &Playbook) -> &'static str {
+    let user = playbook.all_steps().iter().any(|s| {
+        matches!(&s.kind, crate::playbook::StepKind::Authenticate(a) if a.context == crate::playbook::AuthContext::User)
+    });
+    if user {
+        crate::emulator::directory::PUBLIC_APP
+    } else {
+        crate::emulator::directory::DEMO_APP
+    }
 }
 
 /// A machine of the case's tenant by DNS name, first label or id: `(id, DNS name)`.

@@ -44,7 +44,7 @@ impl Backend for InProcess {
     fn environment(
         &self,
         emulator: &EmulatorHandle,
-        _app: Option<&str>,
+        _app: &str,
     ) -> Result<BTreeMap<String, String>, String> {
         let mut env = BTreeMap::new();
         env.insert(

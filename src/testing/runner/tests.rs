@@ -121,14 +121,14 @@ impl Backend for ScriptedBackend {
     fn environment(
         &self,
         emulator: &EmulatorHandle,
-        app: Option<&str>,
+        app: &str,
     ) -> Result<BTreeMap<String, String>, String> {
         let mut env = BTreeMap::new();
         env.insert(
             "AZURE_TENANT_ID".into(),
             emulator.state.world.tenant_id.clone(),
         );
-        env.insert("AZURE_CLIENT_ID".into(), app.unwrap_or("demo").into());
+        env.insert("AZURE_CLIENT_ID".into(), app.into());
         env.insert("AZURE_CLIENT_SECRET".into(), "s3cret".into());
         Ok(env)
     }
