@@ -443,7 +443,10 @@ impl Client {
             .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
         // Error bodies are small; cap what we read anyway.
         let body = read_capped(resp, 64 * 1024).await;
-        let service = Box::new(ServiceError::parse(&body, &[token.secret().expose_secret()]));
+        let service = Box::new(ServiceError::parse(
+            &body,
+            &[token.secret().expose_secret()],
+        ));
         let method = req.method.to_string();
         let path = req.path_for_display();
         match status {

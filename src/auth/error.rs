@@ -316,7 +316,10 @@ mod tests {
         );
         assert!(msg.contains("trace id: 0000aaaa"), "{msg}");
         assert!(!msg.contains("Timestamp:"), "{msg}");
-        assert_eq!(AuthError::Entra(Box::new(e)).exit_status(), ExitStatus::AuthFailed);
+        assert_eq!(
+            AuthError::Entra(Box::new(e)).exit_status(),
+            ExitStatus::AuthFailed
+        );
     }
 
     #[test]
