@@ -276,10 +276,17 @@ impl TokenClient {
                 None => Err(AuthError::InvalidResponse {
                     url: shown,
                     status,
-                    detail: format!(
-                        "{} bytes that are not an identity-platform error",
-                        body.len()
-                    ),
+                    detail: match (status, body.is_empty()) {
+                        (404, _) => {
+                            "no token endpoint here; check the tenant and HUNTBOOK_LOGIN_URL"
+                                .to_string()
+                        }
+                        (_, true) => "an empty body".to_string(),
+                        _ => format!(
+                            "{} bytes that are not an identity-platform error",
+                            body.len()
+                        ),
+                    },
                 }),
             };
         }
