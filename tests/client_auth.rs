@@ -661,3 +661,126 @@ async fn settings_refuse_plain_http_to_a_remote_login_host() {
     assert!(!msg.contains(SECRET));
     assert_eq!(err.exit_status(), ExitStatus::Invalid);
 }
+
+/// Run the real binary with only the given environment (no proxies, no AZURE_* leaking in).
+async fn huntbook(args: Vec<String>, env: Vec<(String, String)>) -> (i32, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_huntbook"))
+            .args(&args)
+            .env_clear()
+            .envs(env)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn auth_login_status_logout_round_trip() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(DEVICE_PATH))
+        .and(body_string_contains(
+            "scope=https%3A%2F%2Fapi.security.microsoft.com%2F.default",
+        ))
+        .and(body_string_contains(format!("client_id={CLIENT}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(device_code_body(0)))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .and(body_string_contains("grant-type%3Adevice_code"))
+        .respond_with(user_grant(
+            "https://api.security.microsoft.com",
+            "cli-refresh-token-0123456789",
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache.json").display().to_string();
+    let env = vec![("HUNTBOOK_LOGIN_URL".to_string(), server.uri())];
+    let args = |action: &str| -> Vec<String> {
+        let mut v: Vec<String> = [
+            "auth",
+            action,
+            "--tenant-id",
+            TENANT,
+            "--client-id",
+            CLIENT,
+            "--token-cache",
+            &cache,
+        ]
+        .iter()
+        .map(|s| (*s).to_string())
+        .collect();
+        if action == "login" {
+            v.extend(["--api".to_string(), "defender".to_string()]);
+        }
+        v
+    };
+
+    let (code, stdout, stderr) = huntbook(args("status"), env.clone()).await;
+    assert_eq!(code, 4, "{stdout}{stderr}");
+    assert!(stdout.contains("Not signed in"), "{stdout}");
+
+    let (code, _stdout, stderr) = huntbook(args("login"), env.clone()).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("enter the code FJ8SYBCZP"), "{stderr}");
+    assert!(
+        stderr.contains("Signed in as ana@contoso.example"),
+        "{stderr}"
+    );
+
+    let (code, stdout, stderr) = huntbook(args("status"), env.clone()).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("Signed in as ana@contoso.example (Ana Analyst)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(&format!("client:    {CLIENT}")), "{stdout}");
+    assert!(!stdout.contains("cli-refresh-token") && !stderr.contains("cli-refresh-token"));
+
+    let (code, _, stderr) = huntbook(args("logout"), env.clone()).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("Removed 1 cached sign-in"), "{stderr}");
+    assert!(!std::path::Path::new(&cache).exists());
+    let (code, _, _) = huntbook(args("status"), env).await;
+    assert_eq!(code, 4);
+}
+
+#[tokio::test]
+async fn auth_login_needs_tenant_and_client() {
+    let (code, _, stderr) = huntbook(vec!["auth".into(), "login".into()], vec![]).await;
+    assert_eq!(code, 2);
+    assert!(stderr.contains("AZURE_TENANT_ID"), "{stderr}");
+    let (code, _, stderr) = huntbook(
+        [
+            "auth",
+            "login",
+            "--tenant-id",
+            "t",
+            "--client-id",
+            "c",
+            "--token-cache",
+            "/nonexistent/x.json",
+        ]
+        .iter()
+        .map(|s| (*s).to_string())
+        .collect(),
+        vec![(
+            "HUNTBOOK_LOGIN_URL".into(),
+            "http://login.example.com".into(),
+        )],
+    )
+    .await;
+    assert_eq!(code, 2);
+    assert!(stderr.contains("plain http"), "{stderr}");
+}

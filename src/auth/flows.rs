@@ -336,7 +336,8 @@ impl TokenClient {
         let expires_in = seconds(raw.expires_in.as_ref()).unwrap_or(Duration::from_secs(900));
         let mut interval = timing
             .interval_override
-            .or_else(|| seconds(raw.interval.as_ref()))
+            // A server asking for no interval at all would make us hammer it: 1 s at least.
+            .or_else(|| seconds(raw.interval.as_ref()).map(|d| d.max(Duration::from_secs(1))))
             .unwrap_or(Duration::from_secs(5));
         let message = raw.message.unwrap_or_else(|| {
             format!(
