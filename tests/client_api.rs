@@ -705,9 +705,59 @@ async fn absolute_urls_to_other_hosts_and_bad_endpoints_are_refused() {
         .err()
         .unwrap();
     assert!(matches!(err, ApiError::ForeignUrl { .. }));
+    let err = c
+        .send(ApiRequest::get(
+            Audience::Graph,
+            "https://api.attacker.example/v1.0/me",
+        ))
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(err, ApiError::InvalidUrl { .. }), "{err:?}");
     assert!(
         server.received_requests().await.unwrap().is_empty(),
         "no token was even requested"
     );
     assert!(Endpoints::all_on("http://api.example.com").is_err());
+}
+
+#[tokio::test]
+async fn a_caller_cannot_replace_the_authorization_header() {
+    let server = MockServer::start().await;
+    let t = jwt("graph", 1);
+    mount_tokens(
+        &server,
+        "graph",
+        "graph.microsoft.com",
+        std::slice::from_ref(&t),
+    )
+    .await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/security/alerts_v2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": []})))
+        .mount(&server)
+        .await;
+    let c = client(&server);
+    let req = ApiRequest::get(Audience::Graph, "/v1.0/security/alerts_v2")
+        .header(
+            reqwest::header::AUTHORIZATION,
+            reqwest::header::HeaderValue::from_static("Bearer someone-else"),
+        )
+        .header(
+            reqwest::header::HeaderName::from_static("prefer"),
+            reqwest::header::HeaderValue::from_static("include-unknown-enum-members"),
+        );
+    c.send(req).await.unwrap();
+    let reqs = server.received_requests().await.unwrap();
+    let api = reqs
+        .iter()
+        .find(|r| r.url.path() == "/v1.0/security/alerts_v2")
+        .unwrap();
+    let auths: Vec<_> = api.headers.get_all("authorization").iter().collect();
+    assert_eq!(auths.len(), 1);
+    assert_eq!(auths[0].to_str().unwrap(), format!("Bearer {t}"));
+    assert_eq!(
+        api.headers.get("prefer").unwrap(),
+        "include-unknown-enum-members"
+    );
 }

@@ -185,11 +185,27 @@ impl Client {
         let base = self.endpoints().base(req.audience);
         let mut url = match &req.target {
             Target::Path(p) => {
+                if p.contains("://") {
+                    return Err(ApiError::InvalidUrl {
+                        url: p.clone(),
+                        reason:
+                            "a path must not contain a scheme; give an absolute URL as a URL target"
+                                .to_string(),
+                    });
+                }
                 let joined = self.endpoints().join(req.audience, p);
-                Url::parse(&joined).map_err(|e| ApiError::InvalidUrl {
+                let url = Url::parse(&joined).map_err(|e| ApiError::InvalidUrl {
                     url: p.clone(),
                     reason: e.to_string(),
-                })?
+                })?;
+                // Joining can never change the host, but the token's safety rests on it.
+                if !same_origin(&url, base) {
+                    return Err(ApiError::InvalidUrl {
+                        url: p.clone(),
+                        reason: "the path changes the host".to_string(),
+                    });
+                }
+                url
             }
             Target::Url(u) => {
                 let url = Url::parse(u).map_err(|e| ApiError::InvalidUrl {
@@ -305,7 +321,10 @@ impl Client {
                 )
                 .header(reqwest::header::ACCEPT, "application/json");
             for (k, v) in &req.headers {
-                rb = rb.header(k.clone(), v.clone());
+                // The token is ours to set; a caller's Authorization header would go out next to it.
+                if k != AUTHORIZATION {
+                    rb = rb.header(k.clone(), v.clone());
+                }
             }
             if let Some(body) = &req.body {
                 stats.bytes_sent += body.len() as u64;

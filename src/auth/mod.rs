@@ -27,6 +27,7 @@ pub mod certificate;
 pub mod endpoints;
 pub mod error;
 mod flows;
+pub mod permissions;
 pub mod store;
 pub mod token;
 
@@ -36,6 +37,7 @@ pub use certificate::{AssertionAlgorithm, CertificateError, ClientCertificate};
 pub use endpoints::{Cloud, EndpointError, Endpoints, EnvVars, env_from_process, is_loopback};
 pub use error::{AuthError, DeviceCodeError, EntraError};
 pub use flows::{DeviceCodePrompt, PollTiming, PromptFn};
+pub use permissions::Requirement;
 pub use store::{
     AuthConfig, AuthContext, AuthSettings, Credential, DeviceCodeLogin, TokenStore,
     TokenStoreOptions,
