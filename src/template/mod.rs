@@ -3,22 +3,128 @@
 //! rendered at run time.
 //!
 //! A playbook string field is one of:
-//! - a literal (no `{{`/`{%`): used as is;
+//! - a literal (no `{{`, `{%` or `{#`): used as is;
 //! - a single `{{ expr }}` and nothing else: the expression's *value* keeps its type (a list
 //!   stays a list);
 //! - a text template: rendered to a string.
 //!
-//! `when`, `for_each`, `assert.that` and `filter.input` also accept a bare expression.
-//! `hunt.query` renders every `{{ value }}` as a KQL literal (§4.1) unless piped to `raw`.
+//! `when`, `for_each`, `assert.that` and `filter.input` ([`FieldKind::Expression`]) also
+//! accept a bare expression, and reject text templates (a rendered string would always be
+//! "true"). `hunt.query` ([`FieldKind::Query`]) renders every `{{ value }}` as a KQL literal
+//! (§4.1) unless piped to `raw`.
 //!
-//! (Skeleton: the contract the validator and the engine build on. The template work fills in
-//! the filters, the typed values and the KQL rendering.)
+//! Compilation checks more than syntax: names must be rooted in the scope ([`SCOPE_ROOTS`]),
+//! and filters, tests and functions must exist. The user documentation is `docs/templates.md`.
 
+mod analysis;
+pub mod filters;
+mod messages;
 pub mod types;
+pub mod value;
 
+use std::collections::HashSet;
 use std::ops::Range;
 
 pub use minijinja::Value;
+use minijinja::machinery;
+
+use analysis::{Analysis, NameUse};
+use messages::{did_you_mean, from_minijinja};
+
+/// The names a field may read: `inputs`, `vars`, `steps.<id>`, `item` and `loop` (under
+/// `for_each`), `env`, `run` and `state`.
+pub const SCOPE_ROOTS: &[&str] = &[
+    "inputs", "vars", "steps", "item", "loop", "env", "run", "state",
+];
+
+/// Template names: the formatter renders KQL literals for the query one only.
+const TEXT_TEMPLATE: &str = "field";
+const QUERY_TEMPLATE: &str = "query.kql";
+
+/// Filters offered as "did you mean" suggestions (existence itself is asked of minijinja).
+const KNOWN_FILTERS: &[&str] = &[
+    "abs",
+    "attr",
+    "batch",
+    "bool",
+    "capitalize",
+    "chain",
+    "count",
+    "d",
+    "default",
+    "dictsort",
+    "e",
+    "escape",
+    "first",
+    "float",
+    "format",
+    "groupby",
+    "indent",
+    "int",
+    "items",
+    "join",
+    "last",
+    "length",
+    "lines",
+    "list",
+    "lower",
+    "map",
+    "max",
+    "min",
+    "pprint",
+    "reject",
+    "rejectattr",
+    "replace",
+    "reverse",
+    "round",
+    "safe",
+    "select",
+    "selectattr",
+    "slice",
+    "sort",
+    "split",
+    "string",
+    "sum",
+    "title",
+    "tojson",
+    "trim",
+    "unique",
+    "upper",
+    "urlencode",
+    "zip",
+];
+
+/// Tests offered as "did you mean" suggestions.
+const KNOWN_TESTS: &[&str] = &[
+    "boolean",
+    "defined",
+    "divisibleby",
+    "endingwith",
+    "eq",
+    "even",
+    "false",
+    "float",
+    "ge",
+    "gt",
+    "in",
+    "integer",
+    "iterable",
+    "le",
+    "lower",
+    "lt",
+    "mapping",
+    "ne",
+    "none",
+    "number",
+    "odd",
+    "sameas",
+    "sequence",
+    "startingwith",
+    "string",
+    "true",
+    "undefined",
+    "upper",
+];
 
 /// How a field's text is to be understood.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +132,7 @@ pub enum FieldKind {
     /// Literal text or a template; a lone `{{ expr }}` keeps its type.
     Text,
     /// Like `Text`, but a bare expression (no braces) is also accepted (`when`, `for_each`,
-    /// `assert.that`, `filter.input`).
+    /// `assert.that`, `filter.input`). Text templates are rejected.
     Expression,
     /// A KQL query: interpolated values are rendered as KQL literals.
     Query,
@@ -42,8 +148,32 @@ pub struct TemplateError {
     pub range: Option<Range<usize>>,
 }
 
-/// A name the field reads from the scope, e.g. `steps.hunt.results` → root `steps`,
-/// path `["hunt", "results"]`.
+impl TemplateError {
+    fn new(message: impl Into<String>, range: Range<usize>) -> TemplateError {
+        TemplateError {
+            message: message.into(),
+            range: Some(range),
+        }
+    }
+
+    /// 1-based line and column (in characters) of the start of the error inside `source`,
+    /// the field text it was reported against.
+    #[must_use]
+    pub fn position(&self, source: &str) -> Option<(usize, usize)> {
+        let start = self.range.as_ref()?.start;
+        let before = source.get(..start)?;
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        Some((line, before[line_start..].chars().count() + 1))
+    }
+}
+
+/// A name the field reads from the scope.
+///
+/// The path is the chain of attribute lookups (`.name`) and string subscripts (`["name"]`)
+/// applied directly to the root, up to the first integer index, computed subscript, method
+/// call or filter: `steps.hunt.results[0].DeviceName` → root `steps`, path
+/// `["hunt", "results"]`, range covering `steps.hunt.results`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reference {
     pub root: String,
@@ -52,9 +182,95 @@ pub struct Reference {
     pub range: Option<Range<usize>>,
 }
 
+impl Reference {
+    /// The reference as written in a template, normalised: `steps.hunt.results`,
+    /// `vars["odd key"]`.
+    #[must_use]
+    pub fn dotted(&self) -> String {
+        dotted(&self.root, &self.path)
+    }
+
+    /// The byte range, inside `source` (the field text), of the root and its first `depth`
+    /// path segments: for `steps.hunt.results`, depth 1 covers `steps.hunt`. `None` when
+    /// the reference has no range or `depth` exceeds the path.
+    #[must_use]
+    pub fn prefix_range(&self, source: &str, depth: usize) -> Option<Range<usize>> {
+        let range = self.range.clone()?;
+        if depth > self.path.len() {
+            return None;
+        }
+        let text = source.get(range.clone())?;
+        let end = prefix_end(text, depth)?;
+        Some(range.start..range.start + end)
+    }
+}
+
+/// `root` followed by `.seg` (or `["seg"]` when `seg` is not an identifier).
+fn dotted(root: &str, path: &[String]) -> String {
+    let mut out = root.to_string();
+    for seg in path {
+        let ident = seg
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_')
+            && seg.chars().all(|c| c.is_alphanumeric() || c == '_');
+        if ident {
+            out.push('.');
+            out.push_str(seg);
+        } else {
+            out.push_str(&format!("[{seg:?}]"));
+        }
+    }
+    out
+}
+
+/// Where the root and its first `depth` lookups end in the text of a reference (which the
+/// analysis guarantees is an identifier followed by `.name` and `["key"]` lookups).
+fn prefix_end(text: &str, depth: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let ident_end = |mut i: usize| {
+        while i < bytes.len()
+            && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] >= 0x80)
+        {
+            i += 1;
+        }
+        i
+    };
+    let skip_ws = |mut i: usize| {
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        i
+    };
+    let mut i = ident_end(0);
+    for _ in 0..depth {
+        i = skip_ws(i);
+        match bytes.get(i)? {
+            b'.' => i = ident_end(skip_ws(i + 1)),
+            b'[' => {
+                i = skip_ws(i + 1);
+                let quote = *bytes.get(i)?;
+                i += 1;
+                while *bytes.get(i)? != quote {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i = skip_ws(i + 1);
+                if *bytes.get(i)? != b']' {
+                    return None;
+                }
+                i += 1;
+            }
+            _ => return None,
+        }
+    }
+    Some(i)
+}
+
 /// The template environment: one per playbook run (or validation), shared by every field.
 pub struct Engine {
     env: minijinja::Environment<'static>,
+    /// Global functions (`range`, `ago`, …): calling them is not reading the scope.
+    globals: HashSet<String>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -75,83 +291,429 @@ impl Engine {
     pub fn new() -> Engine {
         let mut env = minijinja::Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-        Engine { env }
+        filters::register(&mut env);
+        let globals = env.globals().map(|(name, _)| name.to_string()).collect();
+        Engine { env, globals }
     }
 
-    /// Compile a field.
+    /// Compile a field: parse it, decide its form, and check every name, filter, test and
+    /// function it uses.
     ///
     /// # Errors
-    /// When the template or expression does not parse.
+    /// The first problem in the field (by position): a syntax error, a name outside
+    /// [`SCOPE_ROOTS`], an unknown filter, test or function, `include`/`import`/`extends`,
+    /// or a text template where an expression is expected. The range is a byte range inside
+    /// `source`.
     pub fn compile(&self, source: &str, kind: FieldKind) -> Result<Field, TemplateError> {
-        let trimmed = source.trim();
-        let form = if !source.contains("{{") && !source.contains("{%") {
-            if kind == FieldKind::Expression && !trimmed.is_empty() {
-                self.check_expr(trimmed)?;
-                Form::Expr(trimmed.to_string())
-            } else {
-                Form::Literal
-            }
-        } else if let Some(inner) = single_expression(trimmed) {
-            self.check_expr(inner)?;
-            Form::Expr(inner.to_string())
-        } else {
-            self.env
-                .template_from_str(source)
-                .map_err(|e| to_error(&e))?;
-            Form::Template
-        };
+        let (form, analysis) = self.parse_field(source, kind)?;
+        if let Some(problem) = self.check(&analysis).into_iter().next() {
+            return Err(problem);
+        }
         Ok(Field {
             source: source.to_string(),
             kind,
             form,
+            references: analysis.references,
+            raw_uses: analysis.raw_uses,
         })
     }
 
-    fn check_expr(&self, expr: &str) -> Result<(), TemplateError> {
+    /// Every problem [`compile`](Self::compile) would report, in source order (a syntax error
+    /// stops the analysis, so it comes alone). Empty when the field compiles.
+    #[must_use]
+    pub fn problems(&self, source: &str, kind: FieldKind) -> Vec<TemplateError> {
+        match self.parse_field(source, kind) {
+            Ok((_, analysis)) => self.check(&analysis),
+            Err(e) => vec![e],
+        }
+    }
+
+    fn parse_field(
+        &self,
+        source: &str,
+        kind: FieldKind,
+    ) -> Result<(Form, Analysis), TemplateError> {
+        let templated = has_template_markers(source);
+        if kind == FieldKind::Expression && !starts_with_marker(source.trim_start()) {
+            if source.trim().is_empty() {
+                return Err(TemplateError::new(
+                    "expected an expression, found nothing",
+                    0..source.len(),
+                ));
+            }
+            return match machinery::parse_expr(source) {
+                Ok(expr) => Ok((
+                    Form::Expr(0..source.len()),
+                    analysis::analyze_expr(&expr, &self.globals),
+                )),
+                Err(_) if templated => Err(not_one_expression(source)),
+                Err(e) => Err(from_minijinja(&e, 0)),
+            };
+        }
+        if !templated {
+            return Ok((Form::Literal, Analysis::default()));
+        }
+        let ast = machinery::parse(source, TEXT_TEMPLATE, self.env.syntax().clone())
+            .map_err(|e| from_minijinja(&e, 0))?;
+        let analysis = analysis::analyze_template(&ast, &self.globals);
+        let form = match kind {
+            // A query is always text: a lone `{{ x }}` is a query made of one KQL literal.
+            FieldKind::Query => Form::Template,
+            FieldKind::Text | FieldKind::Expression => {
+                match single_expression(source, self.env.syntax()) {
+                    Some(inner) => Form::Expr(inner),
+                    None if kind == FieldKind::Expression => {
+                        return Err(not_one_expression(source));
+                    }
+                    None => Form::Template,
+                }
+            }
+        };
+        Ok((form, analysis))
+    }
+
+    /// Names, filters, tests and functions the environment does not know.
+    fn check(&self, analysis: &Analysis) -> Vec<TemplateError> {
+        let mut problems = Vec::new();
+        for r in &analysis.references {
+            if SCOPE_ROOTS.contains(&r.root.as_str()) {
+                continue;
+            }
+            let start = r.range.as_ref().map_or(0, |r| r.start);
+            let range = start..start + r.root.len();
+            let message = match did_you_mean(&r.root, SCOPE_ROOTS.iter().copied()) {
+                Some(s) => format!("unknown name `{}`, did you mean `{s}`?", r.root),
+                None => format!(
+                    "unknown name `{}`: the names in scope are {}",
+                    r.root,
+                    backticked(SCOPE_ROOTS.iter().copied())
+                ),
+            };
+            problems.push(TemplateError::new(message, range));
+        }
+        for f in &analysis.filters {
+            if !self.is_known("filter", &f.name) {
+                let candidates: Vec<&str> = KNOWN_FILTERS
+                    .iter()
+                    .chain(filters::FILTERS)
+                    .copied()
+                    .collect();
+                problems.push(self.unknown("filter", f, &candidates));
+            }
+        }
+        for t in &analysis.tests {
+            if !self.is_known("test", &t.name) {
+                problems.push(self.unknown("test", t, KNOWN_TESTS));
+            }
+        }
+        for f in &analysis.unknown_functions {
+            let globals: Vec<&str> = self.globals.iter().map(String::as_str).collect();
+            problems.push(self.unknown("function", f, &globals));
+        }
+        for u in &analysis.unsupported {
+            problems.push(TemplateError::new(
+                format!(
+                    "`{}` is not available in playbook templates: a field is a single template",
+                    u.name
+                ),
+                u.range.clone(),
+            ));
+        }
+        problems.sort_by_key(|p| p.range.as_ref().map_or(0, |r| r.start));
+        problems
+    }
+
+    /// Whether minijinja has a filter or test of that name (asked through the `filter` and
+    /// `test` tests, so the answer cannot drift from what rendering will find).
+    fn is_known(&self, what: &str, name: &str) -> bool {
+        let probe = if what == "filter" {
+            "name is filter"
+        } else {
+            "name is test"
+        };
         self.env
-            .compile_expression(expr)
-            .map(|_| ())
-            .map_err(|e| to_error(&e))
+            .compile_expression(probe)
+            .and_then(|e| e.eval(minijinja::context! { name }))
+            .is_ok_and(|v| v.is_true())
+    }
+
+    fn unknown(&self, what: &str, used: &NameUse, candidates: &[&str]) -> TemplateError {
+        let known = candidates
+            .iter()
+            .copied()
+            .filter(|c| what == "function" || self.is_known(what, c));
+        let message = match did_you_mean(&used.name, known) {
+            Some(s) => format!("unknown {what} `{}`, did you mean `{s}`?", used.name),
+            None => format!("unknown {what} `{}`", used.name),
+        };
+        TemplateError::new(message, used.range.clone())
     }
 
     /// Render a field against a scope (a map value).
     ///
     /// # Errors
-    /// On undefined names or failing filters.
+    /// On undefined names or failing filters, with the range inside the field's text.
     pub fn render(&self, field: &Field, scope: &Value) -> Result<Value, TemplateError> {
         match &field.form {
             Form::Literal => Ok(Value::from(field.source.clone())),
-            Form::Expr(expr) => {
-                let e = self
+            Form::Expr(range) => {
+                let text = field.source.get(range.clone()).unwrap_or_default();
+                let expr = self
                     .env
-                    .compile_expression(expr)
-                    .map_err(|e| to_error(&e))?;
-                e.eval(scope).map_err(|e| to_error(&e))
+                    .compile_expression(text)
+                    .map_err(|e| from_minijinja(&e, range.start))?;
+                let value = expr
+                    .eval(scope)
+                    .map_err(|e| runtime_error(field, scope, &e, range.start))?;
+                if value.is_undefined() {
+                    return Err(undefined_error(field, scope, None).unwrap_or_else(|| {
+                        TemplateError {
+                            message: "the expression is undefined".to_string(),
+                            range: Some(range.clone()),
+                        }
+                    }));
+                }
+                Ok(value)
             }
             Form::Template => {
-                let t = self
+                let name = if field.kind == FieldKind::Query {
+                    QUERY_TEMPLATE
+                } else {
+                    TEXT_TEMPLATE
+                };
+                let template = self
                     .env
-                    .template_from_str(&field.source)
-                    .map_err(|e| to_error(&e))?;
-                t.render(scope).map(Value::from).map_err(|e| to_error(&e))
+                    .template_from_named_str(name, &field.source)
+                    .map_err(|e| from_minijinja(&e, 0))?;
+                template
+                    .render(scope)
+                    .map(Value::from)
+                    .map_err(|e| runtime_error(field, scope, &e, 0))
             }
         }
     }
 }
 
+fn backticked<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    names
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn has_template_markers(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%") || s.contains("{#")
+}
+
+fn starts_with_marker(s: &str) -> bool {
+    s.starts_with("{{") || s.starts_with("{%") || s.starts_with("{#")
+}
+
+fn not_one_expression(source: &str) -> TemplateError {
+    let start = source.len() - source.trim_start().len();
+    let end = source.trim_end().len().max(start);
+    TemplateError::new(
+        "expected one expression (e.g. `steps.hunt.count > 0` or `{{ steps.hunt.count > 0 }}`), \
+         not a text template",
+        start..end,
+    )
+}
+
+/// For a field that is exactly one `{{ expr }}` (whitespace and comments around it allowed),
+/// the byte range of `expr`. Found with minijinja's lexer, so `{{ "}}" }}` is one expression.
+fn single_expression(
+    source: &str,
+    syntax: &minijinja::syntax::SyntaxConfig,
+) -> Option<Range<usize>> {
+    use machinery::Token;
+    let mut start = None;
+    let mut inner = None;
+    for token in machinery::tokenize(source, false, syntax.clone()) {
+        let (token, span) = token.ok()?;
+        match token {
+            Token::TemplateData(text) if text.trim().is_empty() => {}
+            Token::VariableStart if start.is_none() => start = Some(span.end_offset as usize),
+            Token::VariableEnd if inner.is_none() => {
+                inner = Some(start?..span.start_offset as usize);
+            }
+            Token::VariableStart | Token::VariableEnd | Token::TemplateData(_) => return None,
+            Token::BlockStart | Token::BlockEnd => return None,
+            _ if start.is_none() || inner.is_some() => return None,
+            _ => {}
+        }
+    }
+    inner
+}
+
+/// A runtime error from minijinja, with undefined names explained against the scope.
+fn runtime_error(
+    field: &Field,
+    scope: &Value,
+    e: &minijinja::Error,
+    offset: usize,
+) -> TemplateError {
+    let base = from_minijinja(e, offset);
+    if e.kind() != minijinja::ErrorKind::UndefinedError {
+        return base;
+    }
+    if let Some(explained) = undefined_error(field, scope, base.range.clone()) {
+        return explained;
+    }
+    // A name bound inside the template (`{% for r in … %}{{ r.x }}`): keep minijinja's
+    // spelling of it, in house style.
+    let message = match e.detail().and_then(|d| d.strip_suffix(" is undefined")) {
+        Some(name) => format!("undefined value {name}"),
+        None => base.message,
+    };
+    TemplateError {
+        message,
+        range: base.range,
+    }
+}
+
+/// The first reference of the field that does not resolve in `scope` (preferring one that
+/// overlaps `near`), as an error naming the undefined prefix, with a suggestion.
+fn undefined_error(
+    field: &Field,
+    scope: &Value,
+    near: Option<Range<usize>>,
+) -> Option<TemplateError> {
+    let overlaps = |r: &Reference| match (&near, &r.range) {
+        (Some(n), Some(r)) => n.start < r.end && r.start < n.end,
+        _ => false,
+    };
+    let missing: Vec<(&Reference, Missing)> = field
+        .references
+        .iter()
+        .filter_map(|r| resolve(scope, r).err().map(|m| (r, m)))
+        .collect();
+    let (reference, miss) = missing
+        .iter()
+        .find(|(r, _)| overlaps(r))
+        .or_else(|| missing.first())?;
+    let undefined = dotted(&reference.root, &reference.path[..miss.depth]);
+    let parent = if miss.depth == 0 {
+        None
+    } else {
+        Some(dotted(&reference.root, &reference.path[..miss.depth - 1]))
+    };
+    let wanted = if miss.depth == 0 {
+        reference.root.as_str()
+    } else {
+        reference.path[miss.depth - 1].as_str()
+    };
+    let mut message = format!("undefined value `{undefined}`");
+    match (&miss.parent_kind, &parent) {
+        (Some(kind), Some(parent)) => {
+            message.push_str(&format!(": `{parent}` is {kind}"));
+        }
+        _ => {
+            if let Some(s) = did_you_mean(wanted, miss.keys.iter().map(String::as_str)) {
+                let suggestion = match &parent {
+                    Some(p) => dotted(p, &[s.to_string()]),
+                    None => s.to_string(),
+                };
+                message.push_str(&format!(", did you mean `{suggestion}`?"));
+            } else if let Some(parent) = &parent
+                && !miss.keys.is_empty()
+                && miss.keys.len() <= 12
+            {
+                message.push_str(&format!(
+                    ": `{parent}` has {}",
+                    backticked(miss.keys.iter().map(String::as_str))
+                ));
+            }
+        }
+    }
+    let range = reference
+        .prefix_range(&field.source, miss.depth)
+        .or_else(|| reference.range.clone());
+    Some(TemplateError { message, range })
+}
+
+/// Where a reference stops resolving.
+struct Missing {
+    /// How many path segments exist past the root before the undefined one: 0 when the
+    /// root itself is undefined; `n` when `path[n - 1]` is missing.
+    depth: usize,
+    /// The keys available where the lookup failed, for suggestions.
+    keys: Vec<String>,
+    /// When the value looked into is not a map: what it is ("a string", "none", …).
+    parent_kind: Option<String>,
+}
+
+fn map_keys(v: &Value) -> Vec<String> {
+    if v.kind() != minijinja::value::ValueKind::Map {
+        return Vec::new();
+    }
+    v.try_iter()
+        .map(|keys| {
+            keys.filter_map(|k| k.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn resolve(scope: &Value, r: &Reference) -> Result<(), Missing> {
+    let mut current = scope.get_attr(&r.root).unwrap_or_default();
+    if current.is_undefined() {
+        return Err(Missing {
+            depth: 0,
+            keys: map_keys(scope),
+            parent_kind: None,
+        });
+    }
+    for (i, seg) in r.path.iter().enumerate() {
+        let next = current.get_attr(seg).unwrap_or_default();
+        if next.is_undefined() {
+            let parent_kind = match current.kind() {
+                minijinja::value::ValueKind::Map => None,
+                kind => Some(describe_kind(kind)),
+            };
+            return Err(Missing {
+                depth: i + 1,
+                keys: map_keys(&current),
+                parent_kind,
+            });
+        }
+        current = next;
+    }
+    Ok(())
+}
+
+fn describe_kind(kind: minijinja::value::ValueKind) -> String {
+    use minijinja::value::ValueKind as K;
+    match kind {
+        K::None => "none",
+        K::Bool => "a boolean",
+        K::Number => "a number",
+        K::String => "a string",
+        K::Seq => "a list",
+        K::Iterable => "a sequence",
+        K::Bytes => "bytes",
+        K::Plain => "a value without attributes",
+        _ => "not a map",
+    }
+    .to_string()
+}
+
 #[derive(Debug, Clone)]
 enum Form {
     Literal,
-    Expr(String),
+    /// The byte range of the expression inside the source: the whole text for a bare
+    /// expression, the inside of `{{ … }}` for a single-expression template.
+    Expr(Range<usize>),
     Template,
 }
 
-/// A compiled field: its source, its kind, and how it renders.
+/// A compiled field: its source, its kind, how it renders and what it reads.
 #[derive(Debug, Clone)]
 pub struct Field {
     source: String,
     kind: FieldKind,
     form: Form,
+    references: Vec<Reference>,
+    raw_uses: Vec<Range<usize>>,
 }
 
 impl Field {
@@ -161,6 +723,7 @@ impl Field {
         &self.source
     }
 
+    /// What kind of field it was compiled as.
     #[must_use]
     pub fn kind(&self) -> FieldKind {
         self.kind
@@ -172,31 +735,28 @@ impl Field {
         matches!(self.form, Form::Literal)
     }
 
-    /// The names the field reads. (Skeleton: top-level `{{ a.b.c }}` paths found textually.)
+    /// Whether the field renders to the value of one expression (a bare expression or a
+    /// lone `{{ expr }}`), keeping its type, rather than to text.
+    #[must_use]
+    pub fn is_expression(&self) -> bool {
+        matches!(self.form, Form::Expr(_))
+    }
+
+    /// Every scope name the field reads, in source order, one entry per occurrence; names
+    /// bound inside the template (loop variables, `set`, macro arguments) are not included.
+    /// See [`Reference`] for how far the path goes.
     #[must_use]
     pub fn references(&self) -> Vec<Reference> {
-        Vec::new()
+        self.references.clone()
     }
 
-    /// Byte ranges of `| raw` uses (warned about inside queries).
+    /// Byte ranges of every `raw` filter application (`value | raw`, and
+    /// `{% filter raw %}`), in source order. Inside a query each inserts text verbatim.
     #[must_use]
     pub fn raw_uses(&self) -> Vec<Range<usize>> {
-        Vec::new()
+        self.raw_uses.clone()
     }
 }
 
-/// `{{ expr }}` with nothing around it → `expr`.
-fn single_expression(s: &str) -> Option<&str> {
-    let inner = s.strip_prefix("{{")?.strip_suffix("}}")?;
-    if inner.contains("{{") || inner.contains("}}") || inner.contains("{%") {
-        return None;
-    }
-    Some(inner.trim())
-}
-
-fn to_error(e: &minijinja::Error) -> TemplateError {
-    TemplateError {
-        message: e.detail().unwrap_or("invalid template").to_string(),
-        range: e.range(),
-    }
-}
+#[cfg(test)]
+mod tests;
