@@ -650,9 +650,18 @@ async fn large_bodies_stream_and_are_counted() {
     assert_eq!(got.as_ref(), body.as_slice());
     let whole = c.send(req()).await.unwrap();
     assert_eq!(whole.body.len(), body.len());
+    {
+        use futures_util::StreamExt as _;
+        let mut chunks = Box::pin(c.send_stream(req()).await.unwrap().into_stream());
+        let mut n = 0;
+        while let Some(chunk) = chunks.next().await {
+            n += chunk.unwrap().len();
+        }
+        assert_eq!(n, body.len());
+    }
     let s = c.stats().get("hunt");
-    assert_eq!(s.calls, 2);
-    assert_eq!(s.bytes_received, 2 * body.len() as u64);
+    assert_eq!(s.calls, 3);
+    assert_eq!(s.bytes_received, 3 * body.len() as u64);
 
     let small = ClientOptions {
         max_body_bytes: 1024,

@@ -313,6 +313,13 @@ impl ApiStream {
         Ok(buf.freeze())
     }
 
+    /// The body as a `futures` stream of chunks, for parsers that consume `Stream`s.
+    pub fn into_stream(self) -> impl futures_util::Stream<Item = Result<Bytes, ApiError>> + Send {
+        futures_util::stream::unfold(self, |mut s| async move {
+            s.chunk().await.map(|item| (item, s))
+        })
+    }
+
     fn finish(&mut self) {
         if self.response.take().is_some() {
             let extra = CallStats {

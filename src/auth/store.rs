@@ -400,10 +400,11 @@ impl TokenStore {
     }
 
     /// User context, device code: sign in interactively now, even if a cached sign-in exists
-    /// (`huntbook auth login`), and cache the refresh token.
+    /// (`huntbook auth login`), and cache the refresh token. Other credentials simply fetch a
+    /// new token.
     ///
     /// # Errors
-    /// Not a device-code credential, no prompt, or the sign-in failed.
+    /// No prompt to show the code with, or the sign-in failed.
     pub async fn login(&self, audience: Audience) -> Result<Arc<AccessToken>, AuthError> {
         let mut slot = self.slots[audience.index()].lock().await;
         let fresh = Arc::new(self.fetch(audience, true).await?);
