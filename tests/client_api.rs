@@ -770,3 +770,81 @@ async fn a_caller_cannot_replace_the_authorization_header() {
         "include-unknown-enum-members"
     );
 }
+
+/// Collects everything a subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn trace_level_json_logs_hold_no_secret_or_token() {
+    let captured = Captured::default();
+    let sink = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || sink.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let server = MockServer::start().await;
+    let (a, b) = (jwt("defender", 1), jwt("defender", 2));
+    mount_tokens(
+        &server,
+        "defender",
+        "api.security.microsoft.com",
+        &[a.clone(), b.clone()],
+    )
+    .await;
+    Mock::given(method("GET"))
+        .and(path("/api/incidents"))
+        .and(bearer_token(a.as_str()))
+        .respond_with(defender_error(401, "Unauthorized", "expired"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/incidents"))
+        .and(bearer_token(b.as_str()))
+        .respond_with(
+            defender_error(
+                429,
+                "429",
+                "API calls quota exceeded! maximum allowed 50 per 00:01:00",
+            )
+            .insert_header("Retry-After", "0"),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/incidents"))
+        .and(bearer_token(b.as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": []})))
+        .mount(&server)
+        .await;
+    let c = client(&server);
+    let r = c
+        .send(ApiRequest::get(Audience::Defender, "/api/incidents"))
+        .await
+        .unwrap();
+    assert_eq!((r.stats.reauthenticated, r.stats.throttled), (1, 1));
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("\"status\":401"),
+        "per-attempt events are logged: {logs}"
+    );
+    assert!(logs.contains("/api/incidents"));
+    for secret in [SECRET, a.as_str(), b.as_str()] {
+        assert!(!logs.contains(secret), "a secret reached the logs: {logs}");
+    }
+}

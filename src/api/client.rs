@@ -646,6 +646,23 @@ async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    /// Compile-time: one client and token store are shared by concurrent steps on a
+    /// multi-threaded runtime, so they and their futures must cross threads.
+    #[test]
+    fn client_and_its_futures_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send_future<F: std::future::Future + Send>(_: F) {}
+        send_sync::<Client>();
+        send_sync::<TokenStore>();
+        #[expect(dead_code, reason = "type-checked, never run")]
+        fn futures(c: &Client, r: ApiRequest) {
+            send_future(c.send(r.clone()));
+            send_future(c.send_stream(r.clone()));
+            send_future(c.paginate(r, crate::api::Paging::NextLink, 10));
+            send_future(c.tokens().token(crate::auth::Audience::Graph));
+        }
+    }
+
     #[test]
     fn origins_compare_scheme_host_and_port() {
         let a = Url::parse("https://graph.microsoft.com/v1.0").unwrap();
