@@ -300,7 +300,13 @@ impl Client {
         let url = self.resolve_url(req)?;
         let method = req.method.to_string();
         let path = url.path().to_string();
-        let bucket = bucket_for(req.audience, &path);
+        // Classify on the API path, without a proxy prefix the base URL may carry.
+        let prefix = self
+            .endpoints()
+            .base(req.audience)
+            .path()
+            .trim_end_matches('/');
+        let bucket = bucket_for(req.audience, path.strip_prefix(prefix).unwrap_or(&path));
         let mut attempt: u32 = 0;
         let mut renewed = false;
         loop {
@@ -311,14 +317,21 @@ impl Client {
             }
             stats.waited += self.inner.pacer.acquire(bucket).await;
             let token = self.inner.tokens.token(req.audience).await?;
+            let mut bearer =
+                HeaderValue::try_from(format!("Bearer {}", token.secret().expose_secret()))
+                    .map_err(|_| {
+                        ApiError::Setup(
+                            "the access token contains characters not allowed in a header"
+                                .to_string(),
+                        )
+                    })?;
+            // Sensitive: never logged by the HTTP stack, never HPACK-indexed.
+            bearer.set_sensitive(true);
             let mut rb = self
                 .inner
                 .http
                 .request(req.method.clone(), url.clone())
-                .header(
-                    AUTHORIZATION,
-                    format!("Bearer {}", token.secret().expose_secret()),
-                )
+                .header(AUTHORIZATION, bearer)
                 .header(reqwest::header::ACCEPT, "application/json");
             for (k, v) in &req.headers {
                 // The token is ours to set; a caller's Authorization header would go out next to it.
