@@ -784,3 +784,50 @@ async fn auth_login_needs_tenant_and_client() {
     assert_eq!(code, 2);
     assert!(stderr.contains("plain http"), "{stderr}");
 }
+
+#[tokio::test]
+async fn an_unwritable_cache_does_not_fail_a_run_that_has_its_token() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = TokenCache::new(dir.path().join("token-cache.json"));
+    cache
+        .store(&huntbook::auth::CacheEntry {
+            authority: server.uri(),
+            tenant_id: TENANT.into(),
+            client_id: CLIENT.into(),
+            account: huntbook::auth::Account::default(),
+            refresh_token: SecretString::from("cached-refresh-token-abcdef"),
+            written_at: chrono::Utc::now(),
+        })
+        .unwrap();
+    // The lock file cannot be opened (a folder is in its way), so the rotated token cannot be
+    // saved — even when running as root.
+    let lock = dir.path().join("token-cache.json.lock");
+    std::fs::remove_file(&lock).unwrap();
+    std::fs::create_dir(&lock).unwrap();
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .and(body_string_contains("grant_type=refresh_token"))
+        .respond_with(user_grant(
+            "https://graph.microsoft.com",
+            "rotated-refresh-token-123456",
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let tokens = store(
+        &server,
+        Credential::DeviceCode(DeviceCodeLogin {
+            cache: Some(cache.clone()),
+            prompt: None,
+            timing: fast_polling(),
+        }),
+    );
+    let tok = tokens.token(Audience::Graph).await.unwrap();
+    assert_eq!(tok.info.principal(), Some("ana@contoso.example"));
+    let raw = std::fs::read_to_string(cache.path()).unwrap();
+    assert!(
+        raw.contains("cached-refresh-token-abcdef"),
+        "the old entry is untouched"
+    );
+}

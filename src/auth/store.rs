@@ -538,7 +538,7 @@ impl TokenStore {
                     // Refresh tokens rotate: keep the newest (defender-api.md §1.8).
                     if let Some(new_rt) = grant.refresh_token.clone() {
                         session.refresh_token = Some(new_rt);
-                        self.save(&mut session, login, &authority, &grant, &tok)?;
+                        self.save(&mut session, login, &authority, &grant, &tok, false)?;
                     }
                     return Ok(tok);
                 }
@@ -584,7 +584,14 @@ impl TokenStore {
                 "the sign-in returned no refresh token; later runs will need to sign in again"
             );
         }
-        self.save(&mut session, login, &authority, &grant, &tok)?;
+        self.save(
+            &mut session,
+            login,
+            &authority,
+            &grant,
+            &tok,
+            force_interactive,
+        )?;
         Ok(tok)
     }
 
@@ -595,6 +602,7 @@ impl TokenStore {
         authority: &str,
         grant: &Grant,
         tok: &AccessToken,
+        must_persist: bool,
     ) -> Result<(), AuthError> {
         let fresh = account_from(grant, &tok.info);
         if fresh != Account::default() {
@@ -603,14 +611,24 @@ impl TokenStore {
         let (Some(cache), Some(rt)) = (&login.cache, &session.refresh_token) else {
             return Ok(());
         };
-        cache.store(&CacheEntry {
+        let stored = cache.store(&CacheEntry {
             authority: authority.to_string(),
             tenant_id: self.config.tenant_id.clone(),
             client_id: self.config.client_id.clone(),
             account: session.account.clone(),
             refresh_token: rt.clone(),
             written_at: Utc::now(),
-        })
+        });
+        match stored {
+            // `auth login` exists to fill the cache: failing to is its failure.
+            Err(e) if must_persist => Err(e),
+            // A run already holds its token; a read-only cache only costs the next run a sign-in.
+            Err(e) => {
+                tracing::warn!(error = %e, "could not update the token cache");
+                Ok(())
+            }
+            Ok(()) => Ok(()),
+        }
     }
 }
 
