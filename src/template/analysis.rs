@@ -22,6 +22,9 @@ use super::Reference;
 pub(crate) struct NameUse {
     pub name: String,
     pub range: Range<usize>,
+    /// The first positional argument when it is a string constant, with its range (quotes
+    /// included), so constant JSONPaths, date formats and durations are checked early.
+    pub arg: Option<(String, Range<usize>)>,
 }
 
 /// What one field reads and calls.
@@ -31,10 +34,16 @@ pub(crate) struct Analysis {
     pub raw_uses: Vec<Range<usize>>,
     pub filters: Vec<NameUse>,
     pub tests: Vec<NameUse>,
+    /// Calls of global functions (`ago`, `range`, …).
+    pub calls: Vec<NameUse>,
     /// Calls of a name that is neither bound in the template nor a global function.
     pub unknown_functions: Vec<NameUse>,
     /// `include`, `import`, `extends`: playbook fields have no template loader.
     pub unsupported: Vec<NameUse>,
+    /// For each filter and test: the range of its name (where minijinja reports its
+    /// errors) and of the whole application (`value | name(args)`), so a failure can be
+    /// traced to the names it was given.
+    pub applications: Vec<(Range<usize>, Range<usize>)>,
 }
 
 /// Analyse a whole template.
@@ -89,6 +98,21 @@ fn start_of(e: &Expr<'_>) -> usize {
 
 fn end_of(e: &Expr<'_>) -> usize {
     e.span().end_offset as usize
+}
+
+fn const_arg(args: &[CallArg<'_>]) -> Option<(String, Range<usize>)> {
+    match args.first()? {
+        CallArg::Pos(Expr::Const(c)) => Some((c.value.as_str()?.to_string(), to_range(c.span()))),
+        _ => None,
+    }
+}
+
+fn name_use(name: &str, range: Range<usize>, args: &[CallArg<'_>]) -> NameUse {
+    NameUse {
+        name: name.to_string(),
+        range,
+        arg: const_arg(args),
+    }
 }
 
 /// A subscript that is as good as an attribute: a string constant (`x["name"]`).
@@ -204,11 +228,13 @@ impl<'a, 'g> Walker<'a, 'g> {
     fn call(&mut self, c: &ast::Call<'a>) {
         match &c.expr {
             Expr::Var(v) => {
-                if !self.is_bound(v.id) && !self.globals.contains(v.id) {
-                    self.out.unknown_functions.push(NameUse {
-                        name: v.id.to_string(),
-                        range: to_range(v.span()),
-                    });
+                if !self.is_bound(v.id) {
+                    let used = name_use(v.id, to_range(v.span()), &c.args);
+                    if self.globals.contains(v.id) {
+                        self.out.calls.push(used);
+                    } else {
+                        self.out.unknown_functions.push(used);
+                    }
                 }
             }
             // A method call (`x.items()`): the method name is not data the field reads.
@@ -253,20 +279,22 @@ impl<'a, 'g> Walker<'a, 'g> {
                         .raw_uses
                         .push(start..(f.span().end_offset as usize).max(range.end));
                 }
-                self.out.filters.push(NameUse {
-                    name: f.name.to_string(),
-                    range,
-                });
+                let start = f.expr.as_ref().map_or(range.start, start_of);
+                let end = (f.span().end_offset as usize).max(range.end);
+                self.out.applications.push((range.clone(), start..end));
+                self.out.filters.push(name_use(f.name, range, &f.args));
                 if let Some(x) = &f.expr {
                     self.expr(x);
                 }
                 self.args(&f.args);
             }
             Expr::Test(t) => {
-                self.out.tests.push(NameUse {
-                    name: t.name.to_string(),
-                    range: name_range(t.span(), t.name),
-                });
+                let range = name_range(t.span(), t.name);
+                let end = (t.span().end_offset as usize).max(range.end);
+                self.out
+                    .applications
+                    .push((range.clone(), start_of(&t.expr)..end));
+                self.out.tests.push(name_use(t.name, range, &t.args));
                 self.expr(&t.expr);
                 self.args(&t.args);
             }
@@ -297,10 +325,9 @@ impl<'a, 'g> Walker<'a, 'g> {
     }
 
     fn unsupported(&mut self, what: &str, span: Span) {
-        self.out.unsupported.push(NameUse {
-            name: what.to_string(),
-            range: to_range(span),
-        });
+        self.out
+            .unsupported
+            .push(name_use(what, to_range(span), &[]));
     }
 
     fn stmt(&mut self, s: &Stmt<'a>) {

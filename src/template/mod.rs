@@ -18,12 +18,15 @@
 
 mod analysis;
 pub mod filters;
+pub mod kql;
 mod messages;
 pub mod types;
 pub mod value;
 
 use std::collections::HashSet;
 use std::ops::Range;
+
+use chrono::{DateTime, Utc};
 
 pub use minijinja::Value;
 use minijinja::machinery;
@@ -37,9 +40,11 @@ pub const SCOPE_ROOTS: &[&str] = &[
     "inputs", "vars", "steps", "item", "loop", "env", "run", "state",
 ];
 
-/// Template names: the formatter renders KQL literals for the query one only.
-const TEXT_TEMPLATE: &str = "field";
-const QUERY_TEMPLATE: &str = "query.kql";
+/// Template names are a prefix plus the template's own source, so the environment's loader
+/// can compile each distinct field once and cache it (rendering a field per `for_each`
+/// iteration does not re-parse it); the formatter renders KQL literals for the query prefix.
+const TEXT_PREFIX: &str = "field:";
+const QUERY_PREFIX: &str = "query.kql:";
 
 /// Filters offered as "did you mean" suggestions (existence itself is asked of minijinja).
 const KNOWN_FILTERS: &[&str] = &[
@@ -267,10 +272,15 @@ fn prefix_end(text: &str, depth: usize) -> Option<usize> {
 }
 
 /// The template environment: one per playbook run (or validation), shared by every field.
+///
+/// "Now" is frozen when the engine is made ([`Engine::new`]) or set ([`Engine::with_now`],
+/// which the run engine calls with `run.started_at`): every `now()` and `ago()` of a run
+/// sees the same time, so a query and the state saved after it agree.
 pub struct Engine {
     env: minijinja::Environment<'static>,
     /// Global functions (`range`, `ago`, …): calling them is not reading the scope.
     globals: HashSet<String>,
+    now: DateTime<Utc>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -286,14 +296,47 @@ impl Default for Engine {
 }
 
 impl Engine {
-    /// An environment with strict undefined behaviour and huntbook's filters and functions.
+    /// An environment with strict undefined behaviour and huntbook's filters and functions,
+    /// with "now" frozen at the current time.
     #[must_use]
     pub fn new() -> Engine {
+        let now = Utc::now();
         let mut env = minijinja::Environment::new();
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-        filters::register(&mut env);
+        // As Ansible's templates: a block tag's own line break is dropped, so `{% for %}`
+        // on its own line adds no blank line, and a file template keeps its final newline.
+        // (Building from the default delimiters cannot fail.)
+        if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
+            .trim_blocks(true)
+            .keep_trailing_newline(true)
+            .build()
+        {
+            env.set_syntax(syntax);
+        }
+        filters::register(&mut env, now);
+        env.set_formatter(format_value);
+        env.set_loader(|name| {
+            Ok(name
+                .strip_prefix(QUERY_PREFIX)
+                .or_else(|| name.strip_prefix(TEXT_PREFIX))
+                .map(str::to_string))
+        });
         let globals = env.globals().map(|(name, _)| name.to_string()).collect();
-        Engine { env, globals }
+        Engine { env, globals, now }
+    }
+
+    /// The same engine with "now" frozen at `now` (for `now()`, `ago()`).
+    #[must_use]
+    pub fn with_now(mut self, now: DateTime<Utc>) -> Engine {
+        filters::register_clock(&mut self.env, now);
+        self.now = now;
+        self
+    }
+
+    /// The engine's frozen "now".
+    #[must_use]
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
     }
 
     /// Compile a field: parse it, decide its form, and check every name, filter, test and
@@ -309,12 +352,16 @@ impl Engine {
         if let Some(problem) = self.check(&analysis).into_iter().next() {
             return Err(problem);
         }
+        let rewrite = Rewrite::wrap(source, &analysis.in_parens);
+        let analysis = analysis.analysis;
         Ok(Field {
             source: source.to_string(),
             kind,
             form,
             references: analysis.references,
             raw_uses: analysis.raw_uses,
+            applications: analysis.applications,
+            rewrite,
         })
     }
 
@@ -323,16 +370,12 @@ impl Engine {
     #[must_use]
     pub fn problems(&self, source: &str, kind: FieldKind) -> Vec<TemplateError> {
         match self.parse_field(source, kind) {
-            Ok((_, analysis)) => self.check(&analysis),
+            Ok((_, checked)) => self.check(&checked),
             Err(e) => vec![e],
         }
     }
 
-    fn parse_field(
-        &self,
-        source: &str,
-        kind: FieldKind,
-    ) -> Result<(Form, Analysis), TemplateError> {
+    fn parse_field(&self, source: &str, kind: FieldKind) -> Result<(Form, Parsed), TemplateError> {
         let templated = has_template_markers(source);
         if kind == FieldKind::Expression && !starts_with_marker(source.trim_start()) {
             if source.trim().is_empty() {
@@ -344,18 +387,27 @@ impl Engine {
             return match machinery::parse_expr(source) {
                 Ok(expr) => Ok((
                     Form::Expr(0..source.len()),
-                    analysis::analyze_expr(&expr, &self.globals),
+                    Parsed::new(analysis::analyze_expr(&expr, &self.globals)),
                 )),
                 Err(_) if templated => Err(not_one_expression(source)),
                 Err(e) => Err(from_minijinja(&e, 0)),
             };
         }
         if !templated {
-            return Ok((Form::Literal, Analysis::default()));
+            return Ok((Form::Literal, Parsed::new(Analysis::default())));
         }
-        let ast = machinery::parse(source, TEXT_TEMPLATE, self.env.syntax().clone())
+        let ast = machinery::parse(source, "field", self.env.syntax().clone())
             .map_err(|e| from_minijinja(&e, 0))?;
-        let analysis = analysis::analyze_template(&ast, &self.globals);
+        let mut parsed = Parsed::new(analysis::analyze_template(&ast, &self.globals));
+        if kind == FieldKind::Query {
+            let scan = kql::scan_query(source, self.env.syntax());
+            parsed.misplaced = scan
+                .misplaced
+                .into_iter()
+                .map(|m| TemplateError::new(m.message, m.range))
+                .collect();
+            parsed.in_parens = scan.in_parens;
+        }
         let form = match kind {
             // A query is always text: a lone `{{ x }}` is a query made of one KQL literal.
             FieldKind::Query => Form::Template,
@@ -369,12 +421,14 @@ impl Engine {
                 }
             }
         };
-        Ok((form, analysis))
+        Ok((form, parsed))
     }
 
-    /// Names, filters, tests and functions the environment does not know.
-    fn check(&self, analysis: &Analysis) -> Vec<TemplateError> {
-        let mut problems = Vec::new();
+    /// Names, filters, tests and functions the environment does not know, constant
+    /// arguments that cannot work, and misplaced query placeholders, in source order.
+    fn check(&self, parsed: &Parsed) -> Vec<TemplateError> {
+        let analysis = &parsed.analysis;
+        let mut problems = parsed.misplaced.clone();
         for r in &analysis.references {
             if SCOPE_ROOTS.contains(&r.root.as_str()) {
                 continue;
@@ -404,6 +458,11 @@ impl Engine {
         for t in &analysis.tests {
             if !self.is_known("test", &t.name) {
                 problems.push(self.unknown("test", t, KNOWN_TESTS));
+            }
+        }
+        for used in analysis.filters.iter().chain(&analysis.calls) {
+            if let Some(problem) = check_constant_argument(used) {
+                problems.push(problem);
             }
         }
         for f in &analysis.unknown_functions {
@@ -473,24 +532,115 @@ impl Engine {
                         }
                     }));
                 }
+                // `raw`/`kql` results are plain text outside a query.
+                if let Some(text) = value::as_verbatim(&value) {
+                    return Ok(Value::from(text));
+                }
                 Ok(value)
             }
             Form::Template => {
-                let name = if field.kind == FieldKind::Query {
-                    QUERY_TEMPLATE
+                let prefix = if field.kind == FieldKind::Query {
+                    QUERY_PREFIX
                 } else {
-                    TEXT_TEMPLATE
+                    TEXT_PREFIX
                 };
+                let text = field.rewrite.as_ref().map_or(&field.source, |r| &r.source);
                 let template = self
                     .env
-                    .template_from_named_str(name, &field.source)
-                    .map_err(|e| from_minijinja(&e, 0))?;
+                    .get_template(&format!("{prefix}{text}"))
+                    .map_err(|e| runtime_error(field, scope, &e, 0))?;
                 template
                     .render(scope)
                     .map(Value::from)
                     .map_err(|e| runtime_error(field, scope, &e, 0))
             }
         }
+    }
+}
+
+/// Check a constant first argument where its meaning is known at compile time: the path of
+/// `jsonpath`, the format of `date`, the duration of `ago`.
+fn check_constant_argument(used: &NameUse) -> Option<TemplateError> {
+    let (arg, range) = used.arg.as_ref()?;
+    match used.name.as_str() {
+        "jsonpath" => filters::check_jsonpath(arg).err().map(|(message, column)| {
+            // Point at the column inside the path when the literal has no escapes, so
+            // source offsets and string offsets agree.
+            let inner = range.start + 1 + column;
+            let precise = !arg.contains('\\') && inner < range.end;
+            let range = if precise {
+                inner..inner + 1
+            } else {
+                range.clone()
+            };
+            TemplateError::new(message, range)
+        }),
+        "date" => filters::check_date_format(arg)
+            .err()
+            .map(|message| TemplateError::new(message, range.clone())),
+        "ago" => types::parse_duration(arg)
+            .err()
+            .map(|e| TemplateError::new(e.message, range.clone())),
+        _ => None,
+    }
+}
+
+/// The formatter of every template: KQL literals in queries (verbatim for `raw`/`kql`
+/// results), text elsewhere. Strict undefined values never get here (minijinja reports
+/// them first); the silent undefined of `x if c` without `else` prints nothing.
+fn format_value(
+    out: &mut minijinja::Output,
+    state: &mut minijinja::State,
+    value: &Value,
+) -> Result<(), minijinja::Error> {
+    if value.is_undefined() {
+        return Ok(());
+    }
+    let text = if state.name().starts_with(QUERY_PREFIX) {
+        match value::as_verbatim(value) {
+            Some(text) => text.to_string(),
+            None => kql::literal(value).map_err(|e| {
+                minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.message)
+            })?,
+        }
+    } else {
+        filters::text_of(value)
+    };
+    out.write_str(&text).map_err(minijinja::Error::from)
+}
+
+impl Engine {
+    /// Render a field that must produce text (a path, an id, a message): a single
+    /// expression's string, number, boolean, duration or datetime becomes its text (as
+    /// `{{ }}` would print it); a list, map or none is an error.
+    ///
+    /// # Errors
+    /// As [`render`](Self::render), and when the value is not text-like.
+    pub fn render_string(&self, field: &Field, scope: &Value) -> Result<String, TemplateError> {
+        let value = self.render(field, scope)?;
+        if let Some(s) = value.as_str() {
+            return Ok(s.to_string());
+        }
+        let text_like = value::as_duration(&value).is_some()
+            || value::as_datetime(&value).is_some()
+            || matches!(
+                value.kind(),
+                minijinja::value::ValueKind::Number | minijinja::value::ValueKind::Bool
+            );
+        if text_like {
+            return Ok(filters::text_of(&value));
+        }
+        let range = match &field.form {
+            Form::Expr(r) => Some(r.clone()),
+            Form::Literal | Form::Template => None,
+        };
+        Err(TemplateError {
+            message: format!(
+                "expected text here, but the expression gives {}",
+                value::describe(&value)
+            ),
+            range,
+        })
     }
 }
 
@@ -552,11 +702,22 @@ fn runtime_error(
     e: &minijinja::Error,
     offset: usize,
 ) -> TemplateError {
-    let base = from_minijinja(e, offset);
+    let mut base = from_minijinja(e, offset);
+    if let Some(rewrite) = &field.rewrite {
+        base.range = base.range.map(|r| rewrite.original_range(r));
+    }
     if e.kind() != minijinja::ErrorKind::UndefinedError {
         return base;
     }
-    if let Some(explained) = undefined_error(field, scope, base.range.clone()) {
+    // A filter given an undefined value reports the filter's name: look at what it got.
+    let near = base.range.clone().map(|r| {
+        field
+            .applications
+            .iter()
+            .find(|(name, applied)| name.start == r.start && r.end <= applied.end)
+            .map_or(r, |(_, applied)| applied.clone())
+    });
+    if let Some(explained) = undefined_error(field, scope, near) {
         return explained;
     }
     // A name bound inside the template (`{% for r in … %}{{ r.x }}`): keep minijinja's
@@ -587,10 +748,13 @@ fn undefined_error(
         .iter()
         .filter_map(|r| resolve(scope, r).err().map(|m| (r, m)))
         .collect();
-    let (reference, miss) = missing
-        .iter()
-        .find(|(r, _)| overlaps(r))
-        .or_else(|| missing.first())?;
+    // With a position, only a reference at that position explains the error: another one
+    // may be undefined on purpose (`state.x | default(…)`).
+    let (reference, miss) = if near.is_some() {
+        missing.iter().find(|(r, _)| overlaps(r))?
+    } else {
+        missing.first()?
+    };
     let undefined = dotted(&reference.root, &reference.path[..miss.depth]);
     let parent = if miss.depth == 0 {
         None
@@ -697,6 +861,105 @@ fn describe_kind(kind: minijinja::value::ValueKind) -> String {
     .to_string()
 }
 
+/// A parsed field: what it uses, and what its KQL text says (queries only).
+struct Parsed {
+    analysis: Analysis,
+    /// Query placeholders inside KQL strings (see [`kql`]).
+    misplaced: Vec<TemplateError>,
+    /// Query placeholder expressions written directly inside parentheses.
+    in_parens: Vec<Range<usize>>,
+}
+
+impl Parsed {
+    fn new(analysis: Analysis) -> Parsed {
+        Parsed {
+            analysis,
+            misplaced: Vec::new(),
+            in_parens: Vec::new(),
+        }
+    }
+}
+
+/// What a query renders from when some placeholders sit directly inside KQL parentheses:
+/// their expressions wrapped as `(expr)|_kql_items`, so a list renders as its items
+/// (`in ({{ ids }})` → `in ("a", "b")`, not `in (("a", "b"))`, which KQL reads as a
+/// tabular expression). `insertions` (position in the original, length) map error
+/// ranges back to the author's text.
+#[derive(Debug, Clone)]
+struct Rewrite {
+    source: String,
+    insertions: Vec<(usize, usize)>,
+    /// The wrapped expressions, as written and whitespace-trimmed, for errors raised by the
+    /// wrapper itself.
+    wrapped: Vec<(Range<usize>, Range<usize>)>,
+}
+
+const ITEMS_SUFFIX: &str = ")|_kql_items";
+
+impl Rewrite {
+    fn wrap(source: &str, expressions: &[Range<usize>]) -> Option<Rewrite> {
+        if expressions.is_empty() {
+            return None;
+        }
+        let mut out = String::with_capacity(source.len() + expressions.len() * 16);
+        let mut insertions = Vec::with_capacity(expressions.len() * 2);
+        let mut wrapped = Vec::with_capacity(expressions.len());
+        let mut last = 0;
+        for r in expressions {
+            let text = source.get(r.clone())?;
+            let start = r.start + (text.len() - text.trim_start().len());
+            wrapped.push((
+                r.clone(),
+                start..(r.start + text.trim_end().len()).max(start),
+            ));
+            out.push_str(source.get(last..r.start)?);
+            out.push('(');
+            insertions.push((r.start, 1));
+            out.push_str(source.get(r.clone())?);
+            out.push_str(ITEMS_SUFFIX);
+            insertions.push((r.end, ITEMS_SUFFIX.len()));
+            last = r.end;
+        }
+        out.push_str(source.get(last..)?);
+        Some(Rewrite {
+            source: out,
+            insertions,
+            wrapped,
+        })
+    }
+
+    /// A range in the rewritten text as a range in the original; a range inside the
+    /// wrapper's own text (the `_kql_items` filter failing) becomes the wrapped expression.
+    fn original_range(&self, r: Range<usize>) -> Range<usize> {
+        let (start, end) = (self.original(r.start), self.original(r.end));
+        if start == end
+            && let Some((_, trimmed)) = self
+                .wrapped
+                .iter()
+                .find(|(written, _)| written.start <= start && start <= written.end)
+        {
+            return trimmed.clone();
+        }
+        start..end
+    }
+
+    /// An offset in the rewritten text as an offset in the original.
+    fn original(&self, offset: usize) -> usize {
+        let mut shift = 0;
+        for &(at, len) in &self.insertions {
+            let here = at + shift;
+            if offset < here {
+                break;
+            }
+            if offset < here + len {
+                return at;
+            }
+            shift += len;
+        }
+        offset - shift
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Form {
     Literal,
@@ -714,6 +977,9 @@ pub struct Field {
     form: Form,
     references: Vec<Reference>,
     raw_uses: Vec<Range<usize>>,
+    /// Filter and test names with the range of their whole application.
+    applications: Vec<(Range<usize>, Range<usize>)>,
+    rewrite: Option<Rewrite>,
 }
 
 impl Field {

@@ -436,3 +436,512 @@ fn undefined_names_at_render_time_name_the_missing_prefix() {
         "undefined value `steps.hunt.count.x`: `steps.hunt.count` is a number"
     );
 }
+
+// ---- rendering ----------------------------------------------------------------------
+
+use chrono::TimeZone;
+use std::time::Duration;
+
+fn frozen() -> Engine {
+    Engine::new().with_now(Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap())
+}
+
+fn scope() -> Value {
+    minijinja::context! {
+        inputs => minijinja::context! {
+            lookback => value::duration(Duration::from_secs(86_400)),
+            name => "\"; DeviceInfo | take 1 //",
+            ids => vec!["a1", "b\"2"],
+            min_hits => 2,
+            flag => true,
+        },
+        state => Value::from_pairs([(
+            "last_success",
+            value::datetime(Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap()),
+        )]),
+        steps => minijinja::context! {
+            hunt => minijinja::context! {
+                results => vec![
+                    minijinja::context! { DeviceName => "ws-01", AccountName => "system" },
+                    minijinja::context! { DeviceName => "ws-02\u{202E}", AccountName => "alice" },
+                ],
+                count => 2,
+            },
+        },
+        item => minijinja::context! { DeviceName => "line\nbreak", Owner => () },
+    }
+}
+
+fn render(source: &str, kind: FieldKind) -> Result<Value, TemplateError> {
+    let e = frozen();
+    let field = e.compile(source, kind)?;
+    e.render(&field, &scope())
+}
+
+fn render_text(source: &str, kind: FieldKind) -> String {
+    render(source, kind).unwrap().as_str().unwrap().to_string()
+}
+
+#[test]
+fn queries_render_values_as_kql_literals() {
+    let query = "DeviceProcessEvents\n\
+                 | where Timestamp > ago({{ inputs.lookback }})\n\
+                 | where Timestamp > {{ state.last_success }}\n\
+                 | where DeviceName == {{ inputs.name }} or DeviceName == {{ item.DeviceName }}\n\
+                 | where DeviceId in ({{ inputs.ids }}) and Hits >= {{ inputs.min_hits }}\n\
+                 | where IsAdmin == {{ inputs.flag }}\n";
+    assert_eq!(
+        render_text(query, FieldKind::Query),
+        "DeviceProcessEvents\n\
+         | where Timestamp > ago(1d)\n\
+         | where Timestamp > datetime(2026-11-25T10:00:00.0000000Z)\n\
+         | where DeviceName == \"\\\"; DeviceInfo | take 1 //\" or DeviceName == \"line\\nbreak\"\n\
+         | where DeviceId in (\"a1\", \"b\\\"2\") and Hits >= 2\n\
+         | where IsAdmin == true\n"
+    );
+}
+
+#[test]
+fn a_list_renders_as_the_parenthesised_list_itself() {
+    assert_eq!(
+        render_text("T | where DeviceId in {{ inputs.ids }}", FieldKind::Query),
+        r#"T | where DeviceId in ("a1", "b\"2")"#
+    );
+    assert_eq!(
+        render_text(
+            "T | where DeviceName in {{ steps.hunt.results | map(attribute='DeviceName') | list }}",
+            FieldKind::Query
+        ),
+        r#"T | where DeviceName in ("ws-01", "ws-02\u202E")"#
+    );
+}
+
+#[test]
+fn raw_is_verbatim_in_queries_and_kql_is_explicit() {
+    assert_eq!(
+        render_text(
+            "T | {{ 'take 5' | raw }} | where X == {{ inputs.name | kql }}",
+            FieldKind::Query
+        ),
+        r#"T | take 5 | where X == "\"; DeviceInfo | take 1 //""#
+    );
+    // `safe` (or any other filter) does not bypass quoting: only `raw` does.
+    assert_eq!(
+        render_text("T | where X == {{ 'a\"b' | safe }}", FieldKind::Query),
+        r#"T | where X == "a\"b""#
+    );
+    // Outside queries `raw` changes nothing and `kql` gives the literal's text.
+    assert_eq!(
+        render_text(
+            "x={{ inputs.name | raw }} y={{ inputs.ids | kql }}",
+            FieldKind::Text
+        ),
+        r#"x="; DeviceInfo | take 1 // y=("a1", "b\"2")"#
+    );
+    assert_eq!(
+        render("{{ inputs.lookback | kql }}", FieldKind::Text).unwrap(),
+        Value::from("1d")
+    );
+}
+
+#[test]
+fn a_none_in_a_query_is_an_error_at_its_place() {
+    let src = "T | where Owner == {{ item.Owner }}";
+    let err = render(src, FieldKind::Query).unwrap_err();
+    assert!(
+        err.message
+            .starts_with("cannot put none (null) into a query"),
+        "{}",
+        err.message
+    );
+    assert_eq!(&src[err.range.unwrap()], "item.Owner");
+    assert_eq!(
+        render_text(
+            "T | where Owner == {{ item.Owner | default('nobody', true) }}",
+            FieldKind::Query
+        ),
+        r#"T | where Owner == "nobody""#
+    );
+}
+
+#[test]
+fn quoting_a_placeholder_in_a_query_is_a_compile_error() {
+    let src = "T | where DeviceName == \"{{ item.DeviceName }}\"";
+    let e = compile_err(src, FieldKind::Query);
+    assert!(
+        e.message.contains("inside a KQL string literal"),
+        "{}",
+        e.message
+    );
+    assert_eq!(&src[e.range.unwrap()], "{{ item.DeviceName }}");
+}
+
+#[test]
+fn single_expressions_keep_their_type() {
+    let results = render("{{ steps.hunt.results }}", FieldKind::Text).unwrap();
+    assert_eq!(results.len(), Some(2));
+    let lookback = render("{{ inputs.lookback }}", FieldKind::Text).unwrap();
+    assert_eq!(
+        value::as_duration(&lookback),
+        Some(Duration::from_secs(86_400))
+    );
+    assert_eq!(
+        render("steps.hunt.count >= inputs.min_hits", FieldKind::Expression).unwrap(),
+        Value::from(true)
+    );
+    assert_eq!(
+        render("{{ inputs.min_hits + 1 }}", FieldKind::Text).unwrap(),
+        Value::from(3)
+    );
+    // Text templates render to strings, with booleans as YAML/JSON write them.
+    assert_eq!(
+        render_text(
+            "n={{ inputs.min_hits }} f={{ inputs.flag }} o={{ item.Owner }}",
+            FieldKind::Text
+        ),
+        "n=2 f=true o="
+    );
+    assert_eq!(
+        render_text(
+            "since {{ state.last_success }} for {{ inputs.lookback }}",
+            FieldKind::Text
+        ),
+        "since 2026-11-25T10:00:00Z for 1d"
+    );
+}
+
+#[test]
+fn default_works_for_a_missing_state_key_under_strict_undefined() {
+    let e = frozen();
+    let field = e
+        .compile(
+            "{{ state.last_success | default(ago(inputs.lookback)) }}",
+            FieldKind::Text,
+        )
+        .unwrap();
+    let first_run = minijinja::context! {
+        state => minijinja::context! {},
+        inputs => minijinja::context! { lookback => value::duration(Duration::from_secs(86_400)) },
+    };
+    let since = e.render(&field, &first_run).unwrap();
+    assert_eq!(
+        value::as_datetime(&since),
+        Some(Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap())
+    );
+    let later = e.render(&field, &scope()).unwrap();
+    assert_eq!(
+        value::as_datetime(&later),
+        Some(Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap())
+    );
+    // In a query, the default renders as a datetime literal too.
+    let q = e
+        .compile(
+            "T | where Timestamp > {{ state.last_success | default(ago('1h')) }}",
+            FieldKind::Query,
+        )
+        .unwrap();
+    assert_eq!(
+        e.render(&q, &first_run).unwrap().as_str(),
+        Some("T | where Timestamp > datetime(2026-11-25T11:00:00.0000000Z)")
+    );
+}
+
+#[test]
+fn datetimes_and_durations_compare_in_conditions() {
+    assert_eq!(
+        render("state.last_success < ago('1h')", FieldKind::Expression).unwrap(),
+        Value::from(true)
+    );
+    assert_eq!(
+        render("state.last_success < ago('1d')", FieldKind::Expression).unwrap(),
+        Value::from(false)
+    );
+    assert_eq!(
+        render("state.last_success < now()", FieldKind::Expression).unwrap(),
+        Value::from(true)
+    );
+    assert_eq!(
+        render(
+            "inputs.lookback > ('90m' | duration)",
+            FieldKind::Expression
+        )
+        .unwrap(),
+        Value::from(true)
+    );
+    assert_eq!(
+        render(
+            "state.last_success == ('2026-11-25T12:00:00+02:00' | datetime)",
+            FieldKind::Expression
+        )
+        .unwrap(),
+        Value::from(true)
+    );
+    assert_eq!(
+        render("{{ now() }}", FieldKind::Text).unwrap().to_string(),
+        "2026-11-25T12:00:00Z"
+    );
+}
+
+#[test]
+fn jsonpath_filter_returns_matches_and_checks_constant_paths() {
+    let v = render(
+        "{{ steps.hunt.results | jsonpath(\"$[?@.AccountName != 'system'].DeviceName\") }}",
+        FieldKind::Text,
+    )
+    .unwrap();
+    assert_eq!(
+        value::to_json(&v).unwrap(),
+        serde_json::json!(["ws-02\u{202E}"])
+    );
+    let src = "{{ steps.hunt.results | jsonpath('$[?@.x ==]') }}";
+    let e = compile_err(src, FieldKind::Text);
+    assert!(
+        e.message.starts_with("invalid JSONPath `$[?@.x ==]`"),
+        "{}",
+        e.message
+    );
+    let range = e.range.unwrap();
+    assert!(
+        range.start > src.find('$').unwrap() && range.end <= src.find("')").unwrap(),
+        "{range:?}"
+    );
+    // A computed path is checked when it is known.
+    let e = frozen();
+    let field = e
+        .compile(
+            "{{ steps.hunt.results | jsonpath(inputs.name) }}",
+            FieldKind::Text,
+        )
+        .unwrap();
+    let err = e.render(&field, &scope()).unwrap_err();
+    assert!(err.message.contains("invalid JSONPath"), "{}", err.message);
+}
+
+#[test]
+fn date_filter_formats_datetimes_and_strings() {
+    assert_eq!(
+        render_text(
+            "{{ state.last_success | date('%Y%m%d-%H%M') }}",
+            FieldKind::Text
+        ),
+        "20261125-1000"
+    );
+    assert_eq!(
+        render_text("{{ '2026-01-02T03:04:05Z' | date }}", FieldKind::Text),
+        "2026-01-02"
+    );
+    assert_eq!(
+        render_text("{{ now() | date('%d/%m') }}", FieldKind::Text),
+        "25/11"
+    );
+    let e = compile_err("{{ now() | date('%Q') }}", FieldKind::Text);
+    assert!(
+        e.message.contains("not a valid date format"),
+        "{}",
+        e.message
+    );
+    assert!(
+        render("{{ 'yesterday' | date }}", FieldKind::Text)
+            .unwrap_err()
+            .message
+            .contains("not a datetime")
+    );
+}
+
+#[test]
+fn ago_and_duration_reject_bad_durations() {
+    let src = "{{ ago('1w') }}";
+    let e = compile_err(src, FieldKind::Text);
+    assert!(e.message.contains("a unit, not `w`"), "{}", e.message);
+    assert_eq!(&src[e.range.unwrap()], "'1w'");
+    let err = render("{{ ago(inputs.min_hits) }}", FieldKind::Text).unwrap_err();
+    assert_eq!(
+        err.message,
+        "`ago`: expected a duration like `1d` or `90m`, got an integer"
+    );
+}
+
+#[test]
+fn tojson_is_plain_json_with_typed_values_as_text() {
+    assert_eq!(
+        render_text(
+            "{{ {'a': '<b> & \"c\"', 'since': state.last_success, 'n': [1, 2.5, none]} | tojson }}",
+            FieldKind::Text
+        ),
+        r#"{"a":"<b> & \"c\"","since":"2026-11-25T10:00:00Z","n":[1,2.5,null]}"#
+    );
+    assert_eq!(
+        render_text("{{ [1] | tojson(indent=2) }}", FieldKind::Text),
+        "[\n  1\n]"
+    );
+}
+
+#[test]
+fn render_string_accepts_text_like_values_only() {
+    let e = frozen();
+    let s = scope();
+    let get = |src: &str| e.render_string(&e.compile(src, FieldKind::Text).unwrap(), &s);
+    assert_eq!(get("{{ inputs.min_hits }}").unwrap(), "2");
+    assert_eq!(get("{{ inputs.flag }}").unwrap(), "true");
+    assert_eq!(get("{{ inputs.lookback }}").unwrap(), "1d");
+    assert_eq!(get("literal").unwrap(), "literal");
+    let err = get("{{ inputs.ids }}").unwrap_err();
+    assert_eq!(
+        err.message,
+        "expected text here, but the expression gives a list"
+    );
+    assert_eq!(err.range, Some(2..14));
+    assert_eq!(
+        get("{{ item.Owner }}").unwrap_err().message,
+        "expected text here, but the expression gives none"
+    );
+}
+
+#[test]
+fn now_is_frozen_per_engine() {
+    let e = frozen();
+    let field = e
+        .compile("{{ now() }}|{{ ago('0s') }}", FieldKind::Text)
+        .unwrap();
+    let scope = minijinja::context! {};
+    assert_eq!(
+        e.render(&field, &scope).unwrap().as_str(),
+        Some("2026-11-25T12:00:00Z|2026-11-25T12:00:00Z")
+    );
+    let other = Engine::new().with_now(Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap());
+    assert_eq!(
+        other.render(&field, &scope).unwrap().as_str(),
+        Some("2027-01-01T00:00:00Z|2027-01-01T00:00:00Z")
+    );
+}
+
+#[test]
+fn undefined_loop_variables_keep_their_own_name() {
+    let src =
+        "{{ state.x | default(1) }}{% for r in steps.hunt.results %}{{ r.Missing }}{% endfor %}";
+    let err = render(src, FieldKind::Text).unwrap_err();
+    assert_eq!(err.message, "undefined value `r.Missing`");
+    assert_eq!(&src[err.range.unwrap()], "r.Missing");
+}
+
+#[test]
+fn engines_and_fields_can_be_shared_across_tasks() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Engine>();
+    assert_send_sync::<Field>();
+    assert_send_sync::<TemplateError>();
+}
+
+#[test]
+fn bare_expressions_tolerate_block_scalar_newlines() {
+    assert_eq!(
+        render("steps.hunt.count\n  > 1\n", FieldKind::Expression).unwrap(),
+        Value::from(true)
+    );
+}
+
+#[test]
+fn the_query_example_of_the_documentation_renders_as_documented() {
+    let e = frozen();
+    let query = "DeviceProcessEvents\n\
+                 | where Timestamp > ago({{ inputs.lookback }})\n\
+                 | where Timestamp > {{ state.last_success | default(ago(inputs.lookback)) }}\n\
+                 | where DeviceName == {{ item.DeviceName }}\n\
+                 | where DeviceId in ({{ steps.devices.items | map(attribute='DeviceId') | list }})\n";
+    let field = e.compile(query, FieldKind::Query).unwrap();
+    let scope = minijinja::context! {
+        inputs => minijinja::context! { lookback => value::duration(Duration::from_secs(86_400)) },
+        state => minijinja::context! {},
+        item => minijinja::context! { DeviceName => "ws-01" },
+        steps => minijinja::context! { devices => minijinja::context! { items => vec![
+            minijinja::context! { DeviceId => "d1" },
+            minijinja::context! { DeviceId => "d2" },
+        ] } },
+    };
+    assert_eq!(
+        e.render(&field, &scope).unwrap().as_str(),
+        Some(
+            "DeviceProcessEvents\n\
+             | where Timestamp > ago(1d)\n\
+             | where Timestamp > datetime(2026-11-24T12:00:00.0000000Z)\n\
+             | where DeviceName == \"ws-01\"\n\
+             | where DeviceId in (\"d1\", \"d2\")\n"
+        )
+    );
+}
+
+#[test]
+fn report_templates_have_no_blank_lines_from_tags_and_keep_their_last_newline() {
+    let src = "# Hits: {{ steps.hunt.count }}\n{% for r in steps.hunt.results %}\n- {{ r.DeviceName }}\n{% endfor %}\n";
+    assert_eq!(
+        render_text(src, FieldKind::Text),
+        "# Hits: 2\n- ws-01\n- ws-02\u{202E}\n"
+    );
+}
+
+#[test]
+fn a_list_inside_written_parentheses_renders_as_its_items() {
+    assert_eq!(
+        render_text(
+            "T | where A in ({{ inputs.ids }}) and B has_any({{ inputs.ids }}) and C in ({{ [] }}) and D == ({{ inputs.min_hits }})",
+            FieldKind::Query
+        ),
+        r#"T | where A in ("a1", "b\"2") and B has_any("a1", "b\"2") and C in (dynamic([])) and D == (2)"#
+    );
+    // An expression with operators is wrapped whole, not just its last operand.
+    assert_eq!(
+        render_text(
+            "T | where A in ({{ inputs.ids if inputs.flag else [] }})",
+            FieldKind::Query
+        ),
+        r#"T | where A in ("a1", "b\"2")"#
+    );
+}
+
+#[test]
+fn errors_inside_written_parentheses_point_at_the_authors_text() {
+    let src = "T | where A in ({{ inputs.ids }})\n| where Owner in ({{ item.Owner }})";
+    let err = render(src, FieldKind::Query).unwrap_err();
+    assert!(
+        err.message.starts_with("cannot put none"),
+        "{}",
+        err.message
+    );
+    assert_eq!(&src[err.range.unwrap()], "item.Owner");
+
+    let src = "T | where A in ({{ inputs.ids }}) and B in ({{ inputs.idz }})";
+    let err = render(src, FieldKind::Query).unwrap_err();
+    assert_eq!(
+        err.message,
+        "undefined value `inputs.idz`, did you mean `inputs.ids`?"
+    );
+    assert_eq!(&src[err.range.unwrap()], "inputs.idz");
+}
+
+#[test]
+fn huntbook_filters_refuse_undefined_values() {
+    for src in [
+        "{{ inputs.nope | raw }}",
+        "{{ inputs.nope | kql }}",
+        "{{ inputs.nope | date }}",
+        "{{ inputs.nope | tojson }}",
+        "{{ inputs.nope | jsonpath('$') }}",
+        "{{ inputs.nope | duration }}",
+        "{{ ago(inputs.nope) }}",
+        "x {{ inputs.nope | raw }}",
+    ] {
+        let err = render(src, FieldKind::Text).unwrap_err();
+        assert_eq!(
+            err.message,
+            "undefined value `inputs.nope`: `inputs` has `lookback`, `name`, `ids`, `min_hits`, `flag`",
+            "{src}"
+        );
+        assert_eq!(&src[err.range.unwrap()], "inputs.nope", "{src}");
+    }
+    let err = render(
+        "{% for r in [1] %}{{ r.x | raw }}{% endfor %}",
+        FieldKind::Text,
+    )
+    .unwrap_err();
+    assert_eq!(err.message, "undefined value passed to `raw`");
+}

@@ -213,6 +213,16 @@ pub fn type_name(v: &Value) -> &'static str {
     }
 }
 
+/// The type of a value with an article, for messages: `an integer`, `a list`, `none`.
+#[must_use]
+pub fn describe(v: &Value) -> String {
+    match type_name(v) {
+        "none" => "none".to_string(),
+        name @ ("integer" | "undefined") => format!("an {name}"),
+        name => format!("a {name}"),
+    }
+}
+
 /// A value as plain JSON, for outputs and API bodies: durations and datetimes become their
 /// text (`"1d"`, `"2026-11-25T10:00:00Z"`), non-finite floats `null`.
 ///
@@ -304,8 +314,8 @@ fn convert(v: &Value, typed: bool) -> Result<serde_json::Value, ValueError> {
             Ok(J::Object(out))
         }
         _ => Err(ValueError::new(format!(
-            "a {} cannot be written as data",
-            type_name(v)
+            "{} cannot be written as data",
+            describe(v)
         ))),
     }
 }
