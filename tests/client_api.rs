@@ -848,3 +848,221 @@ async fn trace_level_json_logs_hold_no_secret_or_token() {
         assert!(!logs.contains(secret), "a secret reached the logs: {logs}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Against the emulator's tenant APIs. Its identity platform has not landed yet, so the API
+// router is served on loopback with a fixed caller (the gate's job) and tokens come from a mock.
+
+mod emulator {
+    use super::*;
+    use axum::Extension;
+    use huntbook::emulator::principal::Principal;
+    use huntbook::emulator::{EmuState, EmulatorConfig, EmulatorUrls, api};
+
+    fn principal(perms: &[&str]) -> Principal {
+        Principal {
+            tenant_id: "t".into(),
+            app_id: "c1".into(),
+            app_name: "huntbook-test".into(),
+            object_id: "o".into(),
+            user: None,
+            permissions: perms.iter().map(|s| (*s).to_string()).collect(),
+        }
+    }
+
+    struct Emu {
+        client: Client,
+        state: Arc<EmuState>,
+        _login: MockServer,
+        server: tokio::task::JoinHandle<()>,
+    }
+
+    impl Drop for Emu {
+        fn drop(&mut self) {
+            self.server.abort();
+        }
+    }
+
+    async fn start(perms: &[&str]) -> Emu {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let state =
+            Arc::new(EmuState::new(EmulatorConfig::default(), EmulatorUrls::on(&base)).unwrap());
+        let app = api::router()
+            .layer(Extension(principal(perms)))
+            .with_state(state.clone());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        let login = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path(TOKEN_PATH))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "token_type": "Bearer", "expires_in": 3599, "access_token": jwt("any", 1)
+            })))
+            .mount(&login)
+            .await;
+        let mut endpoints = Endpoints::all_on(&base).unwrap();
+        endpoints.login = url::Url::parse(&login.uri()).unwrap();
+        let options = ClientOptions::for_tests();
+        let http = huntbook::api::http_client(&options).unwrap();
+        let config = AuthConfig {
+            tenant_id: "t1".into(),
+            client_id: "c1".into(),
+            credential: Credential::ClientSecret(SECRET.into()),
+            endpoints,
+        };
+        let client = Client::new(
+            http.clone(),
+            Arc::new(TokenStore::new(http, config)),
+            options,
+        );
+        Emu {
+            client,
+            state,
+            _login: login,
+            server,
+        }
+    }
+
+    fn ids(items: &[Value], key: &str) -> Vec<String> {
+        let mut v: Vec<String> = items.iter().map(|i| i[key].to_string()).collect();
+        v.sort();
+        v
+    }
+
+    #[tokio::test]
+    async fn graph_incidents_follow_the_emulators_next_links() {
+        let emu = start(&["SecurityIncident.Read.All"]).await;
+        let small = emu
+            .client
+            .paginate(
+                ApiRequest::get(Audience::Graph, "/v1.0/security/incidents").query("$top", "3"),
+                Paging::NextLink,
+                10_000,
+            )
+            .await
+            .unwrap();
+        assert!(small.pages > 1, "the tenant should need several pages of 3");
+        let big = emu
+            .client
+            .paginate(
+                ApiRequest::get(Audience::Graph, "/v1.0/security/incidents").query("$top", "50"),
+                Paging::NextLink,
+                10_000,
+            )
+            .await
+            .unwrap();
+        assert_eq!(ids(&small.items, "id"), ids(&big.items, "id"));
+        assert!(!small.truncated);
+    }
+
+    #[tokio::test]
+    async fn defender_incidents_page_by_skip_and_graphs_top_limit_is_explained() {
+        let emu = start(&["Incident.Read.All", "SecurityIncident.Read.All"]).await;
+        let paged = emu
+            .client
+            .paginate(
+                ApiRequest::get(Audience::Defender, "/api/incidents"),
+                Paging::Skip { page_size: 2 },
+                10_000,
+            )
+            .await
+            .unwrap();
+        let whole = emu
+            .client
+            .paginate(
+                ApiRequest::get(Audience::Defender, "/api/incidents"),
+                Paging::Skip { page_size: 100 },
+                10_000,
+            )
+            .await
+            .unwrap();
+        assert!(paged.pages > 1);
+        assert_eq!(
+            ids(&paged.items, "incidentId"),
+            ids(&whole.items, "incidentId")
+        );
+
+        let err = emu
+            .client
+            .send(ApiRequest::get(Audience::Graph, "/v1.0/security/incidents").query("$top", "100"))
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(err.status(), Some(400));
+        assert!(
+            err.to_string()
+                .contains("The limit of '50' for Top query has been exceeded"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn machine_actions_conflicts_and_permissions_come_back_typed() {
+        let emu = start(&["Machine.Isolate", "Machine.Read.All"]).await;
+        let device = emu
+            .state
+            .world
+            .devices
+            .iter()
+            .find(|d| !d.os_platform.contains("Linux"))
+            .unwrap()
+            .id
+            .clone();
+        let isolate = || {
+            ApiRequest::post_json(
+                Audience::Endpoint,
+                format!("/api/machines/{device}/isolate"),
+                &json!({"Comment": "huntbook test", "IsolationType": "Full"}),
+            )
+            .unwrap()
+            .label("isolate")
+        };
+        let first = emu.client.send(isolate()).await.unwrap();
+        assert_eq!(first.status, 201);
+        let action: Value = first.json().unwrap();
+        assert_eq!(action["type"], "Isolate");
+        let again = emu.client.send(isolate()).await.err().unwrap();
+        assert_eq!(again.status(), Some(400));
+        let svc = again.service().unwrap();
+        assert_eq!(
+            svc.message.as_deref(),
+            Some("Action is already in progress")
+        );
+        assert!(
+            svc.request_id.is_some(),
+            "Defender errors carry a target id"
+        );
+        assert_eq!(
+            emu.client.stats().get("isolate").attempts,
+            2,
+            "a 400 is never retried"
+        );
+
+        let scan = ApiRequest::post_json(
+            Audience::Endpoint,
+            format!("/api/machines/{device}/runAntiVirusScan"),
+            &json!({"Comment": "c", "ScanType": "Quick"}),
+        )
+        .unwrap();
+        let denied = emu.client.send(scan).await.err().unwrap();
+        assert_eq!(denied.exit_status(), ExitStatus::AuthFailed);
+        assert!(denied.to_string().contains("Machine.Scan"), "{denied}");
+
+        let missing = emu
+            .client
+            .send(ApiRequest::get(
+                Audience::Endpoint,
+                "/api/machines/0000000000000000000000000000000000000000",
+            ))
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(missing.status(), Some(404));
+        assert_eq!(
+            missing.service().and_then(|s| s.code.as_deref()),
+            Some("ResourceNotFound")
+        );
+    }
+}
