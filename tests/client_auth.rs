@@ -304,6 +304,14 @@ async fn certificate_assertion_claims_verify_against_the_certificate() {
     let cert = ClientCertificate::load(&cert_path, None).unwrap();
 
     let server = MockServer::start().await;
+    // The first attempt fails: the retry must carry a new assertion, not replay the old one.
+    Mock::given(method("POST"))
+        .and(path(TOKEN_PATH))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
     Mock::given(method("POST"))
         .and(path(TOKEN_PATH))
         .and(body_string_contains("client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"))
@@ -337,8 +345,14 @@ async fn certificate_assertion_claims_verify_against_the_certificate() {
         assert!(exp > nbf && exp - nbf <= 600, "short-lived assertion");
         jtis.push(data.claims["jti"].as_str().unwrap().to_string());
     }
-    assert_eq!(jtis.len(), 2);
-    assert_ne!(jtis[0], jtis[1], "a fresh assertion per token request");
+    assert_eq!(jtis.len(), 3);
+    jtis.sort();
+    jtis.dedup();
+    assert_eq!(
+        jtis.len(),
+        3,
+        "a fresh assertion per token request, retries included"
+    );
 }
 
 fn device_code_body(interval: u64) -> Value {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use super::certificate::ClientCertificate;
 use super::error::{AuthError, DeviceCodeError, EntraError};
 use crate::api::error::error_chain;
 use crate::api::retry::{RetryPolicy, parse_retry_after};
@@ -125,15 +126,43 @@ struct RawDeviceCode {
 pub(crate) enum Field<'a> {
     Plain(&'static str, String),
     Secret(&'static str, &'a SecretString),
+    /// `client_assertion`, signed anew for every attempt (a retry is a new token request:
+    /// fresh `jti`, fresh validity window), with the token URL as audience.
+    Assertion(&'a ClientCertificate, &'a str),
 }
 
-impl Field<'_> {
-    fn pair(&self) -> (&'static str, &str) {
+/// A field's value for one attempt.
+enum Rendered<'a> {
+    Borrowed(&'a str),
+    Secret(SecretString),
+}
+
+impl Rendered<'_> {
+    fn as_str(&self) -> &str {
         match self {
-            Field::Plain(k, v) => (k, v.as_str()),
-            Field::Secret(k, v) => (k, v.expose_secret()),
+            Rendered::Borrowed(s) => s,
+            Rendered::Secret(s) => s.expose_secret(),
         }
     }
+}
+
+fn render<'a>(
+    fields: &'a [Field<'a>],
+    url: &url::Url,
+) -> Result<Vec<(&'static str, Rendered<'a>)>, AuthError> {
+    fields
+        .iter()
+        .map(|f| {
+            Ok(match f {
+                Field::Plain(k, v) => (*k, Rendered::Borrowed(v.as_str())),
+                Field::Secret(k, v) => (*k, Rendered::Borrowed(v.expose_secret())),
+                Field::Assertion(cert, client_id) => (
+                    "client_assertion",
+                    Rendered::Secret(cert.assertion(url.as_str(), client_id)?),
+                ),
+            })
+        })
+        .collect()
 }
 
 /// Posts forms to one identity-platform endpoint through the shared HTTP client.
@@ -173,18 +202,13 @@ impl TokenClient {
         fields: &[Field<'_>],
         retryable: bool,
     ) -> Result<Answer, AuthError> {
-        let scrub: Vec<&str> = fields
+        let grant = fields
             .iter()
-            .filter_map(|f| match f {
-                Field::Secret(_, s) => Some(s.expose_secret()),
-                Field::Plain(..) => None,
+            .find_map(|f| match f {
+                Field::Plain("grant_type", v) => Some(v.as_str()),
+                _ => None,
             })
-            .collect();
-        let form: Vec<(&str, &str)> = fields.iter().map(Field::pair).collect();
-        let grant = form
-            .iter()
-            .find(|(k, _)| *k == "grant_type")
-            .map_or("device_authorization", |(_, v)| *v);
+            .unwrap_or("device_authorization");
         let shown = display_url(url);
         let attempts = if retryable {
             self.retry.max_attempts.max(1)
@@ -195,6 +219,16 @@ impl TokenClient {
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let rendered = render(fields, url)?;
+            let form: Vec<(&str, &str)> = rendered.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let scrub: Vec<&str> = fields
+                .iter()
+                .zip(&rendered)
+                .filter_map(|(f, (_, v))| match f {
+                    Field::Plain(..) => None,
+                    Field::Secret(..) | Field::Assertion(..) => Some(v.as_str()),
+                })
+                .collect();
             let started = std::time::Instant::now();
             let result = self
                 .http

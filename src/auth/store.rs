@@ -450,7 +450,6 @@ impl TokenStore {
                 Ok(self.wrap(audience, &grant))
             }
             Credential::Certificate(cert) => {
-                let assertion = cert.assertion(token_url.as_str(), client_id)?;
                 let grant = self
                     .request(
                         &token_url,
@@ -462,7 +461,7 @@ impl TokenStore {
                                 "client_assertion_type",
                                 "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
                             ),
-                            Field::Secret("client_assertion", &assertion),
+                            Field::Assertion(cert, client_id),
                         ],
                     )
                     .await?;
