@@ -62,6 +62,8 @@ pub struct EmulatorConfig {
     pub work_dir: Option<PathBuf>,
     /// "Now" of the synthetic data set; `None`: the start time.
     pub anchor: Option<DateTime<Utc>>,
+    /// Limits of advanced-hunting queries (timeout, rows, result size, lookback).
+    pub hunting: hunting::HuntingLimits,
 }
 
 impl Default for EmulatorConfig {
@@ -79,6 +81,7 @@ impl Default for EmulatorConfig {
             device_code_auto_approve: Some(2),
             work_dir: None,
             anchor: None,
+            hunting: hunting::HuntingLimits::default(),
         }
     }
 }
