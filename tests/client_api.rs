@@ -659,9 +659,15 @@ async fn large_bodies_stream_and_are_counted() {
         }
         assert_eq!(n, body.len());
     }
+    // The rows module's reader takes the reqwest response itself.
+    let resp = c.send_stream(req()).await.unwrap().into_response().unwrap();
+    let set = huntbook::rows::read_response(resp, huntbook::rows::ParseOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(set.len(), 20_000);
     let s = c.stats().get("hunt");
-    assert_eq!(s.calls, 3);
-    assert_eq!(s.bytes_received, 3 * body.len() as u64);
+    assert_eq!(s.calls, 4);
+    assert_eq!(s.bytes_received, 4 * body.len() as u64);
 
     let small = ClientOptions {
         max_body_bytes: 1024,

@@ -313,6 +313,21 @@ impl ApiStream {
         Ok(buf.freeze())
     }
 
+    /// The underlying response, for readers that take a `reqwest::Response` (such as
+    /// `rows::read_response`). Retries and the 2xx check are done; the body bytes are
+    /// then counted from `Content-Length` when the server sent one (after gzip decoding there
+    /// is none, and they count as 0).
+    #[must_use]
+    pub fn into_response(mut self) -> Option<reqwest::Response> {
+        let resp = self.response.take()?;
+        let extra = CallStats {
+            bytes_received: resp.content_length().unwrap_or(0),
+            ..CallStats::default()
+        };
+        self.registry.record(&self.label, &extra);
+        Some(resp)
+    }
+
     /// The body as a `futures` stream of chunks, for parsers that consume `Stream`s.
     pub fn into_stream(self) -> impl futures_util::Stream<Item = Result<Bytes, ApiError>> + Send {
         futures_util::stream::unfold(self, |mut s| async move {
