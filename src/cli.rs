@@ -210,6 +210,25 @@ pub struct EmulatorArgs {
     /// Rate limits: `real` (documented quotas), `relaxed`, or a custom SPEC.
     #[arg(long, value_name = "real|relaxed|SPEC", default_value = "real")]
     pub limits: String,
+
+    /// Folder for generated files (certificates, the TLS CA); default: a temporary folder
+    /// removed on exit.
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+
+    /// Device-code polling interval the emulator announces and enforces, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    pub device_code_interval: u64,
+
+    /// Approve device-code sign-ins automatically after N polls, or `never` (approve through
+    /// the verification page or `POST /_emulator/identity/device/approve`).
+    #[arg(long, value_name = "N|never", default_value = "2")]
+    pub device_code_approve_after: String,
+
+    /// How long a machine action stays `Pending`, then `InProgress`, before it ends
+    /// (e.g. `2s`, `500ms`).
+    #[arg(long, value_name = "DURATION", default_value = "2s")]
+    pub action_step: String,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -15,6 +15,7 @@ pub mod data;
 pub mod directory;
 pub mod error;
 pub mod faults;
+pub mod gate;
 pub mod hunting;
 pub mod identity;
 pub mod limits;
@@ -22,6 +23,7 @@ pub mod principal;
 pub mod rng;
 pub mod server;
 pub mod state;
+pub mod tls;
 pub mod world;
 
 use std::path::PathBuf;
@@ -30,7 +32,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 pub use error::{ApiError, ApiFamily, EmuError};
-pub use server::{Emulator, EmulatorHandle};
+pub use server::{AppInfo, Emulator, EmulatorHandle, EmulatorInfo, UserInfo};
 pub use state::EmuState;
 
 /// Everything `huntbook emulator`'s flags (and in-process tests) can set.
@@ -57,11 +59,19 @@ pub struct EmulatorConfig {
     /// Approve device-code sign-ins automatically after this many polls (`None`: only through
     /// the emulator-only approval endpoint).
     pub device_code_auto_approve: Option<u32>,
+    /// The device-code polling `interval` the emulator announces and enforces (`slow_down`
+    /// when polled faster). Zero announces 1 s and enforces nothing, for fast tests.
+    pub device_code_interval: Duration,
+    /// How long a device code stays valid (`expires_in`).
+    pub device_code_lifetime: Duration,
     /// Folder for generated files (certificates, keys). `None`: a temporary folder that lives as
     /// long as the emulator.
     pub work_dir: Option<PathBuf>,
     /// "Now" of the synthetic data set; `None`: the start time.
     pub anchor: Option<DateTime<Utc>>,
+    /// Log one line per request (method, path, status, time) through `tracing` at `info`.
+    /// Never headers or bodies: they carry tokens and secrets.
+    pub log_requests: bool,
     /// Limits of advanced-hunting queries (timeout, rows, result size, lookback).
     pub hunting: hunting::HuntingLimits,
 }
@@ -79,8 +89,11 @@ impl Default for EmulatorConfig {
             limits: limits::LimitsSpec::default(),
             action_step: Duration::from_secs(2),
             device_code_auto_approve: Some(2),
+            device_code_interval: Duration::from_secs(5),
+            device_code_lifetime: Duration::from_secs(900),
             work_dir: None,
             anchor: None,
+            log_requests: false,
             hunting: hunting::HuntingLimits::default(),
         }
     }
