@@ -306,7 +306,11 @@ impl Client {
             .base(req.audience)
             .path()
             .trim_end_matches('/');
-        let bucket = bucket_for(req.audience, path.strip_prefix(prefix).unwrap_or(&path));
+        let bucket = bucket_for(
+            req.audience,
+            &req.method,
+            path.strip_prefix(prefix).unwrap_or(&path),
+        );
         let mut attempt: u32 = 0;
         let mut renewed = false;
         loop {

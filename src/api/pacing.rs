@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use reqwest::Method;
 use tokio::time::Instant;
 
 use crate::auth::Audience;
@@ -41,16 +42,25 @@ impl Budget {
     }
 }
 
-/// Advanced hunting, all three routes (Defender XDR, MDE, Graph): one tenant quota of
-/// "at least" 45/min; MDE adds 1,500/h.
+/// Advanced hunting on Graph and Defender XDR: one tenant quota of "at least" 45/min.
 pub const BUCKET_HUNTING: &str = "hunting";
+/// Defender for Endpoint advanced queries: 45/min, 1,500/h.
+pub const BUCKET_ADVANCED_QUERIES: &str = "advanced-queries";
 /// Defender XDR `/api/incidents`: 50/min, 1,500/h (the get-by-id page says 100/min; the
-/// overview says 50 — we keep the lower).
-pub const BUCKET_DEFENDER_INCIDENTS: &str = "defender-incidents";
-/// Defender for Endpoint machines, machine actions, alerts, indicators: 100/min, 1,500/h.
-pub const BUCKET_ENDPOINT: &str = "endpoint";
+/// overview says 50 — we keep the lower for every incidents call).
+pub const BUCKET_DEFENDER_INCIDENTS: &str = "incidents";
+/// MDE machine reads (`GET /api/machines…`): 100/min, 1,500/h.
+pub const BUCKET_MACHINES: &str = "machines";
+/// MDE machine actions (`POST /api/machines/{id}/{action}`): 100/min, 1,500/h.
+pub const BUCKET_ACTIONS: &str = "actions";
+/// MDE `/api/machineactions…` (but `getPackageUri`): 100/min, 1,500/h.
+pub const BUCKET_MACHINE_ACTIONS: &str = "machineactions";
 /// MDE `getPackageUri`: 2/min, 120/h.
-pub const BUCKET_PACKAGE_URI: &str = "endpoint-package-uri";
+pub const BUCKET_PACKAGE_URI: &str = "package-uri";
+/// MDE `/api/alerts…`: 100/min, 1,500/h.
+pub const BUCKET_ALERTS: &str = "alerts";
+/// MDE `/api/indicators…`: 100/min, 1,500/h.
+pub const BUCKET_INDICATORS: &str = "indicators";
 /// Graph `/security` alerts and incidents: 150/min per app per tenant.
 pub const BUCKET_GRAPH_SECURITY: &str = "graph-security";
 
@@ -67,19 +77,22 @@ pub struct PacingPolicy {
 
 impl Default for PacingPolicy {
     fn default() -> PacingPolicy {
+        let mde = || vec![Budget::per_minute(100), Budget::per_hour(1500)];
         let budgets = BTreeMap::from([
+            (BUCKET_HUNTING, vec![Budget::per_minute(45)]),
             (
-                BUCKET_HUNTING,
+                BUCKET_ADVANCED_QUERIES,
                 vec![Budget::per_minute(45), Budget::per_hour(1500)],
             ),
             (
                 BUCKET_DEFENDER_INCIDENTS,
                 vec![Budget::per_minute(50), Budget::per_hour(1500)],
             ),
-            (
-                BUCKET_ENDPOINT,
-                vec![Budget::per_minute(100), Budget::per_hour(1500)],
-            ),
+            (BUCKET_MACHINES, mde()),
+            (BUCKET_ACTIONS, mde()),
+            (BUCKET_MACHINE_ACTIONS, mde()),
+            (BUCKET_ALERTS, mde()),
+            (BUCKET_INDICATORS, mde()),
             (
                 BUCKET_PACKAGE_URI,
                 vec![Budget::per_minute(2), Budget::per_hour(120)],
@@ -112,10 +125,11 @@ impl PacingPolicy {
     }
 }
 
-/// The bucket a call counts against, from its audience and path (`/v1.0`, `/beta` and MDE's
-/// `/api/v1.0` version prefixes ignored, case-insensitive).
+/// The bucket a call counts against, from its audience, method and path (`/v1.0`, `/beta`
+/// and MDE's `/api/v1.0` version prefixes ignored, case-insensitive). The buckets follow the
+/// per-API quotas of defender-api.md §6.
 #[must_use]
-pub fn bucket_for(audience: Audience, path: &str) -> Option<&'static str> {
+pub fn bucket_for(audience: Audience, method: &Method, path: &str) -> Option<&'static str> {
     let p = path.to_ascii_lowercase();
     let p = p.trim_end_matches('/');
     match audience {
@@ -137,28 +151,18 @@ pub fn bucket_for(audience: Audience, path: &str) -> Option<&'static str> {
         Audience::Defender | Audience::Endpoint => {
             let rest = p.strip_prefix("/api").unwrap_or(p);
             let rest = rest.strip_prefix("/v1.0").unwrap_or(rest);
-            if rest.starts_with("/advancedhunting") || rest.starts_with("/advancedqueries") {
-                Some(BUCKET_HUNTING)
-            } else if rest.starts_with("/incidents") {
-                Some(BUCKET_DEFENDER_INCIDENTS)
-            } else if rest.starts_with("/machineactions") && rest.ends_with("/getpackageuri") {
-                Some(BUCKET_PACKAGE_URI)
-            } else if [
-                "/machines",
-                "/machineactions",
-                "/alerts",
-                "/indicators",
-                "/files",
-                "/ips",
-                "/domains",
-                "/users",
-            ]
-            .iter()
-            .any(|f| rest.starts_with(f))
-            {
-                Some(BUCKET_ENDPOINT)
-            } else {
-                None
+            let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+            match segs.as_slice() {
+                ["advancedhunting", ..] => Some(BUCKET_HUNTING),
+                ["advancedqueries", ..] => Some(BUCKET_ADVANCED_QUERIES),
+                ["incidents", ..] => Some(BUCKET_DEFENDER_INCIDENTS),
+                ["machines", _, _] if *method != Method::GET => Some(BUCKET_ACTIONS),
+                ["machines", ..] => Some(BUCKET_MACHINES),
+                ["machineactions", _, "getpackageuri"] => Some(BUCKET_PACKAGE_URI),
+                ["machineactions", ..] => Some(BUCKET_MACHINE_ACTIONS),
+                ["alerts", ..] => Some(BUCKET_ALERTS),
+                ["indicators", ..] => Some(BUCKET_INDICATORS),
+                _ => None,
             }
         }
     }
@@ -291,42 +295,75 @@ mod tests {
 
     #[test]
     fn paths_map_to_documented_buckets() {
+        let (get, post) = (Method::GET, Method::POST);
+        let b = |a, m: &Method, p| bucket_for(a, m, p);
         assert_eq!(
-            bucket_for(Audience::Graph, "/v1.0/security/runHuntingQuery"),
+            b(Audience::Graph, &post, "/v1.0/security/runHuntingQuery"),
             Some(BUCKET_HUNTING)
         );
         assert_eq!(
-            bucket_for(Audience::Defender, "/api/advancedhunting/run"),
+            b(Audience::Defender, &post, "/api/advancedhunting/run"),
             Some(BUCKET_HUNTING)
         );
         assert_eq!(
-            bucket_for(Audience::Endpoint, "/api/advancedqueries/run"),
-            Some(BUCKET_HUNTING)
+            b(Audience::Endpoint, &post, "/api/advancedqueries/run"),
+            Some(BUCKET_ADVANCED_QUERIES)
         );
         assert_eq!(
-            bucket_for(Audience::Defender, "/api/incidents/924565"),
+            b(Audience::Defender, &get, "/api/incidents/924565"),
             Some(BUCKET_DEFENDER_INCIDENTS)
         );
         assert_eq!(
-            bucket_for(Audience::Endpoint, "/api/machines/abc/isolate"),
-            Some(BUCKET_ENDPOINT)
+            b(Audience::Endpoint, &post, "/api/machines/abc/isolate"),
+            Some(BUCKET_ACTIONS)
         );
         assert_eq!(
-            bucket_for(Audience::Endpoint, "/api/v1.0/machineactions"),
-            Some(BUCKET_ENDPOINT)
+            b(Audience::Endpoint, &get, "/api/machines/abc"),
+            Some(BUCKET_MACHINES)
         );
         assert_eq!(
-            bucket_for(
+            b(Audience::Endpoint, &get, "/api/v1.0/machineactions"),
+            Some(BUCKET_MACHINE_ACTIONS)
+        );
+        assert_eq!(
+            b(
                 Audience::Endpoint,
+                &get,
                 "/api/machineactions/5382f7ea/GetPackageUri"
             ),
             Some(BUCKET_PACKAGE_URI)
         );
         assert_eq!(
-            bucket_for(Audience::Graph, "/beta/security/alerts_v2"),
+            b(Audience::Endpoint, &post, "/api/indicators"),
+            Some(BUCKET_INDICATORS)
+        );
+        assert_eq!(
+            b(Audience::Graph, &get, "/beta/security/alerts_v2"),
             Some(BUCKET_GRAPH_SECURITY)
         );
-        assert_eq!(bucket_for(Audience::Graph, "/v1.0/me"), None);
+        assert_eq!(b(Audience::Graph, &get, "/v1.0/me"), None);
+    }
+
+    #[test]
+    fn every_bucket_has_a_budget() {
+        let p = PacingPolicy::default();
+        for bucket in [
+            BUCKET_HUNTING,
+            BUCKET_ADVANCED_QUERIES,
+            BUCKET_DEFENDER_INCIDENTS,
+            BUCKET_MACHINES,
+            BUCKET_ACTIONS,
+            BUCKET_MACHINE_ACTIONS,
+            BUCKET_PACKAGE_URI,
+            BUCKET_ALERTS,
+            BUCKET_INDICATORS,
+            BUCKET_GRAPH_SECURITY,
+        ] {
+            assert!(
+                p.budgets.get(bucket).is_some_and(|b| !b.is_empty()),
+                "{bucket}"
+            );
+        }
     }
 
     /// Drive the pacer with synthetic instants: `take` answers "wait this long" or records.
