@@ -856,79 +856,37 @@ async fn trace_level_json_logs_hold_no_secret_or_token() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Against the emulator's tenant APIs. Its identity platform has not landed yet, so the API
-// router is served on loopback with a fixed caller (the gate's job) and tokens come from a mock.
+// Against the emulator: its identity platform, request gate, rate limits and fault injection.
 
 mod emulator {
     use super::*;
-    use axum::Extension;
-    use huntbook::emulator::principal::Principal;
-    use huntbook::emulator::{EmuState, EmulatorConfig, EmulatorUrls, api};
+    use huntbook::emulator::directory::{DEMO_APP, READONLY_APP};
+    use huntbook::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 
-    fn principal(perms: &[&str]) -> Principal {
-        Principal {
-            tenant_id: "t".into(),
-            app_id: "c1".into(),
-            app_name: "huntbook-test".into(),
-            object_id: "o".into(),
-            user: None,
-            permissions: perms.iter().map(|s| (*s).to_string()).collect(),
-        }
+    async fn start(limits: &str) -> EmulatorHandle {
+        Emulator::start(EmulatorConfig {
+            limits: limits.parse().unwrap(),
+            ..EmulatorConfig::default()
+        })
+        .await
+        .unwrap()
     }
 
-    struct Emu {
-        client: Client,
-        state: Arc<EmuState>,
-        _login: MockServer,
-        server: tokio::task::JoinHandle<()>,
-    }
-
-    impl Drop for Emu {
-        fn drop(&mut self) {
-            self.server.abort();
-        }
-    }
-
-    async fn start(perms: &[&str]) -> Emu {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let state =
-            Arc::new(EmuState::new(EmulatorConfig::default(), EmulatorUrls::on(&base)).unwrap());
-        let app = api::router()
-            .layer(Extension(principal(perms)))
-            .with_state(state.clone());
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        let login = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path(TOKEN_PATH))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-                "token_type": "Bearer", "expires_in": 3599, "access_token": jwt("any", 1)
-            })))
-            .mount(&login)
-            .await;
-        let mut endpoints = Endpoints::all_on(&base).unwrap();
-        endpoints.login = url::Url::parse(&login.uri()).unwrap();
-        let options = ClientOptions::for_tests();
+    fn client_for(emu: &EmulatorHandle, app: &str, options: ClientOptions) -> Client {
+        let info = emu.info();
+        let app = info.app(app).unwrap();
         let http = huntbook::api::http_client(&options).unwrap();
         let config = AuthConfig {
-            tenant_id: "t1".into(),
-            client_id: "c1".into(),
-            credential: Credential::ClientSecret(SECRET.into()),
-            endpoints,
+            tenant_id: info.tenant_id.clone(),
+            client_id: app.client_id.clone(),
+            credential: Credential::ClientSecret(app.client_secret.clone().unwrap().into()),
+            endpoints: Endpoints::all_on(&emu.urls.base).unwrap(),
         };
-        let client = Client::new(
+        Client::new(
             http.clone(),
             Arc::new(TokenStore::new(http, config)),
             options,
-        );
-        Emu {
-            client,
-            state,
-            _login: login,
-            server,
-        }
+        )
     }
 
     fn ids(items: &[Value], key: &str) -> Vec<String> {
@@ -937,76 +895,85 @@ mod emulator {
         v
     }
 
-    #[tokio::test]
-    async fn graph_incidents_follow_the_emulators_next_links() {
-        let emu = start(&["SecurityIncident.Read.All"]).await;
-        let small = emu
-            .client
-            .paginate(
-                ApiRequest::get(Audience::Graph, "/v1.0/security/incidents").query("$top", "3"),
-                Paging::NextLink,
-                10_000,
-            )
-            .await
-            .unwrap();
-        assert!(small.pages > 1, "the tenant should need several pages of 3");
-        let big = emu
-            .client
-            .paginate(
-                ApiRequest::get(Audience::Graph, "/v1.0/security/incidents").query("$top", "50"),
-                Paging::NextLink,
-                10_000,
-            )
-            .await
-            .unwrap();
-        assert_eq!(ids(&small.items, "id"), ids(&big.items, "id"));
-        assert!(!small.truncated);
+    fn hunt() -> ApiRequest {
+        ApiRequest::post_json(
+            Audience::Graph,
+            "/v1.0/security/runHuntingQuery",
+            &json!({"Query": "DeviceInfo | take 3"}),
+        )
+        .unwrap()
+        .label("hunt")
     }
 
     #[tokio::test]
-    async fn defender_incidents_page_by_skip_and_graphs_top_limit_is_explained() {
-        let emu = start(&["Incident.Read.All", "SecurityIncident.Read.All"]).await;
-        let paged = emu
-            .client
-            .paginate(
-                ApiRequest::get(Audience::Defender, "/api/incidents"),
-                Paging::Skip { page_size: 2 },
-                10_000,
-            )
+    async fn paging_through_the_gate_on_graph_and_defender() {
+        let emu = start("relaxed").await;
+        let c = client_for(&emu, DEMO_APP, ClientOptions::for_tests());
+        let list = |top: &str| {
+            ApiRequest::get(Audience::Graph, "/v1.0/security/incidents").query("$top", top)
+        };
+        let small = c
+            .paginate(list("3"), Paging::NextLink, 10_000)
             .await
             .unwrap();
-        let whole = emu
-            .client
-            .paginate(
-                ApiRequest::get(Audience::Defender, "/api/incidents"),
-                Paging::Skip { page_size: 100 },
-                10_000,
-            )
+        let big = c
+            .paginate(list("50"), Paging::NextLink, 10_000)
             .await
             .unwrap();
+        assert!(small.pages > 1, "the tenant needs several pages of 3");
+        assert_eq!(ids(&small.items, "id"), ids(&big.items, "id"));
+
+        let d = |n| {
+            c.paginate(
+                ApiRequest::get(Audience::Defender, "/api/incidents"),
+                Paging::Skip { page_size: n },
+                10_000,
+            )
+        };
+        let (paged, whole) = (d(2).await.unwrap(), d(100).await.unwrap());
         assert!(paged.pages > 1);
         assert_eq!(
             ids(&paged.items, "incidentId"),
             ids(&whole.items, "incidentId")
         );
+        assert_eq!(
+            whole.items.len(),
+            big.items.len(),
+            "one tenant seen through both APIs"
+        );
 
-        let err = emu
-            .client
-            .send(ApiRequest::get(Audience::Graph, "/v1.0/security/incidents").query("$top", "100"))
-            .await
-            .err()
-            .unwrap();
+        let err = c.send(list("100")).await.err().unwrap();
         assert_eq!(err.status(), Some(400));
         assert!(
             err.to_string()
                 .contains("The limit of '50' for Top query has been exceeded"),
             "{err}"
         );
+        // One token per audience for all of it.
+        assert_eq!(c.tokens().token_requests(), 2);
     }
 
     #[tokio::test]
-    async fn machine_actions_conflicts_and_permissions_come_back_typed() {
-        let emu = start(&["Machine.Isolate", "Machine.Read.All"]).await;
+    async fn hunting_results_parse_into_rows() {
+        let emu = start("relaxed").await;
+        let c = client_for(&emu, DEMO_APP, ClientOptions::for_tests());
+        let resp = c
+            .send_stream(hunt())
+            .await
+            .unwrap()
+            .into_response()
+            .unwrap();
+        let set = huntbook::rows::read_response(resp, huntbook::rows::ParseOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(set.len(), 3);
+        assert!(set.column_index("DeviceName").is_some());
+    }
+
+    #[tokio::test]
+    async fn actions_conflicts_and_permissions_come_back_typed() {
+        let emu = start("relaxed").await;
+        let c = client_for(&emu, DEMO_APP, ClientOptions::for_tests());
         let device = emu
             .state
             .world
@@ -1025,11 +992,10 @@ mod emulator {
             .unwrap()
             .label("isolate")
         };
-        let first = emu.client.send(isolate()).await.unwrap();
+        let first = c.send(isolate()).await.unwrap();
         assert_eq!(first.status, 201);
-        let action: Value = first.json().unwrap();
-        assert_eq!(action["type"], "Isolate");
-        let again = emu.client.send(isolate()).await.err().unwrap();
+        assert_eq!(first.json::<Value>().unwrap()["type"], "Isolate");
+        let again = c.send(isolate()).await.err().unwrap();
         assert_eq!(again.status(), Some(400));
         let svc = again.service().unwrap();
         assert_eq!(
@@ -1041,23 +1007,12 @@ mod emulator {
             "Defender errors carry a target id"
         );
         assert_eq!(
-            emu.client.stats().get("isolate").attempts,
+            c.stats().get("isolate").attempts,
             2,
             "a 400 is never retried"
         );
 
-        let scan = ApiRequest::post_json(
-            Audience::Endpoint,
-            format!("/api/machines/{device}/runAntiVirusScan"),
-            &json!({"Comment": "c", "ScanType": "Quick"}),
-        )
-        .unwrap();
-        let denied = emu.client.send(scan).await.err().unwrap();
-        assert_eq!(denied.exit_status(), ExitStatus::AuthFailed);
-        assert!(denied.to_string().contains("Machine.Scan"), "{denied}");
-
-        let missing = emu
-            .client
+        let missing = c
             .send(ApiRequest::get(
                 Audience::Endpoint,
                 "/api/machines/0000000000000000000000000000000000000000",
@@ -1065,10 +1020,124 @@ mod emulator {
             .await
             .err()
             .unwrap();
-        assert_eq!(missing.status(), Some(404));
         assert_eq!(
             missing.service().and_then(|s| s.code.as_deref()),
             Some("ResourceNotFound")
+        );
+
+        let readonly = client_for(&emu, READONLY_APP, ClientOptions::for_tests());
+        let denied = readonly.send(isolate()).await.err().unwrap();
+        assert_eq!(denied.exit_status(), ExitStatus::AuthFailed);
+        assert!(denied.to_string().contains("Machine.Isolate"), "{denied}");
+        // The preflight table agrees with the emulator's gate.
+        let token = readonly.tokens().token(Audience::Endpoint).await.unwrap();
+        let need = huntbook::auth::permissions::required(
+            Audience::Endpoint,
+            "POST",
+            &format!("/api/machines/{device}/isolate"),
+        )
+        .unwrap();
+        assert!(
+            huntbook::auth::permissions::check(
+                &token.info,
+                huntbook::auth::AuthContext::Application,
+                &need
+            )
+            .is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn revoked_tokens_are_renewed_once() {
+        let emu = start("relaxed").await;
+        let c = client_for(&emu, DEMO_APP, ClientOptions::for_tests());
+        c.send(ApiRequest::get(Audience::Defender, "/api/incidents").label("a"))
+            .await
+            .unwrap();
+        emu.revoke_tokens();
+        let r = c
+            .send(ApiRequest::get(Audience::Defender, "/api/incidents").label("a"))
+            .await
+            .unwrap();
+        assert_eq!(r.stats.reauthenticated, 1);
+        assert_eq!(c.tokens().token_requests(), 2);
+        // Every call's token revoked: the renewed one fails too, and the call fails with exit 4.
+        emu.set_faults("api:revoke").unwrap();
+        let err = c
+            .send(ApiRequest::get(Audience::Defender, "/api/incidents"))
+            .await
+            .err()
+            .unwrap();
+        assert!(matches!(err, ApiError::Unauthorized { .. }), "{err:?}");
+        assert_eq!(err.exit_status(), ExitStatus::AuthFailed);
+    }
+
+    #[tokio::test]
+    async fn injected_faults_are_retried_only_where_safe() {
+        let emu = start("relaxed").await;
+        let c = client_for(&emu, DEMO_APP, ClientOptions::for_tests());
+        emu.set_faults("incidents:500#1,/api/machines:reset#1,actions:503#1")
+            .unwrap();
+        let r = c
+            .send(ApiRequest::get(Audience::Defender, "/api/incidents"))
+            .await
+            .unwrap();
+        assert_eq!(r.stats.attempts, 2, "500 on a read: retried");
+        let r = c
+            .send(ApiRequest::get(Audience::Endpoint, "/api/machines"))
+            .await
+            .unwrap();
+        assert_eq!(r.stats.attempts, 2, "reset on a read: retried");
+        let device = emu.state.world.devices[0].id.clone();
+        let scan = ApiRequest::post_json(
+            Audience::Endpoint,
+            format!("/api/machines/{device}/runAntiVirusScan"),
+            &json!({"Comment": "c", "ScanType": "Quick"}),
+        )
+        .unwrap()
+        .label("scan");
+        let err = c.send(scan).await.err().unwrap();
+        assert_eq!(err.status(), Some(503), "{err}");
+        assert_eq!(
+            c.stats().get("scan").attempts,
+            1,
+            "503 on an action: not retried"
+        );
+    }
+
+    #[tokio::test]
+    async fn rate_limits_are_waited_out_or_paced_away() {
+        // Without pacing: the third call in 2 s is throttled and waits the exact Retry-After.
+        let emu = start("relaxed,hunting=2/2s").await;
+        let c = client_for(&emu, DEMO_APP, ClientOptions::for_tests());
+        for _ in 0..3 {
+            c.send(hunt()).await.unwrap();
+        }
+        let s = c.stats().get("hunt");
+        assert_eq!((s.calls, s.throttled), (3, 1));
+        assert!(s.waited >= Duration::from_secs(1), "{s:?}");
+
+        // With the same budget as client-side pacing: never throttled.
+        let emu = start("relaxed,hunting=2/2s").await;
+        let options = ClientOptions {
+            pacing: PacingPolicy::default().with_budget(
+                huntbook::api::pacing::BUCKET_HUNTING,
+                vec![huntbook::api::Budget {
+                    max: 2,
+                    per: Duration::from_secs(2),
+                }],
+            ),
+            ..ClientOptions::for_tests()
+        };
+        let c = client_for(&emu, DEMO_APP, options);
+        for _ in 0..3 {
+            c.send(hunt()).await.unwrap();
+        }
+        let s = c.stats().get("hunt");
+        assert_eq!((s.calls, s.throttled, s.attempts), (3, 0, 3));
+        assert!(
+            s.waited >= Duration::from_secs(1),
+            "the third call was paced: {s:?}"
         );
     }
 }

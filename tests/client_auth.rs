@@ -845,3 +845,222 @@ async fn an_unwritable_cache_does_not_fail_a_run_that_has_its_token() {
         "the old entry is untouched"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Against the emulator's identity platform.
+
+mod emulator {
+    use super::*;
+    use huntbook::emulator::directory::{CERT_APP, DEFAULT_USER, DEMO_APP, PUBLIC_APP};
+    use huntbook::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
+
+    async fn start(config: EmulatorConfig) -> Arc<EmulatorHandle> {
+        Arc::new(
+            Emulator::start(EmulatorConfig {
+                limits: "relaxed".parse().unwrap(),
+                ..config
+            })
+            .await
+            .unwrap(),
+        )
+    }
+
+    fn store_on(emu: &EmulatorHandle, client_id: &str, credential: Credential) -> TokenStore {
+        let config = AuthConfig {
+            tenant_id: emu.info().tenant_id.clone(),
+            client_id: client_id.to_string(),
+            credential,
+            endpoints: Endpoints::all_on(&emu.urls.base).unwrap(),
+        };
+        TokenStore::new(reqwest::Client::new(), config)
+    }
+
+    #[tokio::test]
+    async fn secret_and_certificate_apps_get_tokens_with_their_roles() {
+        let emu = start(EmulatorConfig::default()).await;
+        let demo = emu.info().app(DEMO_APP).unwrap().clone();
+        let tokens = store_on(
+            &emu,
+            &demo.client_id,
+            Credential::ClientSecret(demo.client_secret.clone().unwrap().into()),
+        );
+        for aud in Audience::ALL {
+            let t = tokens.token(aud).await.unwrap();
+            assert_eq!(t.info.app_id.as_deref(), Some(demo.client_id.as_str()));
+            assert!(!t.info.roles.is_empty(), "{aud}: {:?}", t.info);
+        }
+        let defender = tokens.token(Audience::Defender).await.unwrap();
+        assert!(
+            defender.info.has_any(&["AdvancedHunting.Read.All"]),
+            "{:?}",
+            defender.info
+        );
+
+        let cert_app = emu.info().app(CERT_APP).unwrap().clone();
+        let cert =
+            ClientCertificate::load(cert_app.certificate_path.as_deref().unwrap(), None).unwrap();
+        if let Some(thumb) = &cert_app.certificate_thumbprint {
+            assert!(
+                thumb.eq_ignore_ascii_case(&cert.thumbprint()),
+                "{thumb} vs {}",
+                cert.thumbprint()
+            );
+        }
+        for cert in [
+            cert.clone(),
+            cert.with_algorithm(huntbook::auth::AssertionAlgorithm::Ps256),
+        ] {
+            let tokens = store_on(&emu, &cert_app.client_id, Credential::Certificate(cert));
+            let t = tokens.token(Audience::Endpoint).await.unwrap();
+            assert_eq!(t.info.app_id.as_deref(), Some(cert_app.client_id.as_str()));
+        }
+
+        let wrong = store_on(
+            &emu,
+            &demo.client_id,
+            Credential::ClientSecret(SECRET.into()),
+        );
+        let err = wrong.token(Audience::Graph).await.err().unwrap();
+        let shown = format!("{err} {err:?}");
+        assert!(
+            shown.contains("AADSTS7000215") && shown.contains("check AZURE_CLIENT_SECRET"),
+            "{shown}"
+        );
+        assert!(!shown.contains(SECRET));
+        assert_eq!(err.exit_status(), ExitStatus::AuthFailed);
+    }
+
+    #[tokio::test]
+    async fn device_code_sign_in_then_refresh_for_other_apis() {
+        let emu = start(EmulatorConfig {
+            device_code_interval: Duration::ZERO,
+            ..EmulatorConfig::default()
+        })
+        .await;
+        let public = emu.info().app(PUBLIC_APP).unwrap().clone();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = TokenCache::new(dir.path().join("cache.json"));
+        let prompts: Arc<Mutex<Vec<DeviceCodePrompt>>> = Arc::default();
+        let sink = prompts.clone();
+        let tokens = store_on(
+            &emu,
+            &public.client_id,
+            Credential::DeviceCode(DeviceCodeLogin {
+                cache: Some(cache.clone()),
+                prompt: Some(Arc::new(move |p: &DeviceCodePrompt| {
+                    sink.lock().unwrap().push(p.clone())
+                })),
+                timing: fast_polling(),
+            }),
+        );
+        let g = tokens.token(Audience::Graph).await.unwrap();
+        assert_eq!(g.info.principal(), Some(DEFAULT_USER));
+        assert!(!g.info.scopes.is_empty(), "delegated scopes: {:?}", g.info);
+        assert_eq!(prompts.lock().unwrap().len(), 1);
+        // The other APIs through the refresh token: no second prompt.
+        tokens.token(Audience::Defender).await.unwrap();
+        tokens.token(Audience::Endpoint).await.unwrap();
+        assert_eq!(prompts.lock().unwrap().len(), 1);
+        assert_eq!(
+            cache.summaries().unwrap()[0].account.username.as_deref(),
+            Some(DEFAULT_USER)
+        );
+
+        // A later run (no prompt) signs in from the cache alone.
+        let later = store_on(
+            &emu,
+            &public.client_id,
+            Credential::DeviceCode(DeviceCodeLogin {
+                cache: Some(cache.clone()),
+                prompt: None,
+                timing: fast_polling(),
+            }),
+        );
+        assert_eq!(
+            later.token(Audience::Graph).await.unwrap().info.principal(),
+            Some(DEFAULT_USER)
+        );
+
+        // Revoked sessions: the cached refresh token is refused and the hint says what to do.
+        emu.revoke_tokens();
+        let revoked = store_on(
+            &emu,
+            &public.client_id,
+            Credential::DeviceCode(DeviceCodeLogin {
+                cache: Some(cache),
+                prompt: None,
+                timing: fast_polling(),
+            }),
+        );
+        let err = revoked.token(Audience::Graph).await.err().unwrap();
+        assert_eq!(err.exit_status(), ExitStatus::AuthFailed);
+        assert!(err.to_string().contains("huntbook auth login"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn declined_sign_ins_end_the_flow() {
+        let emu = start(EmulatorConfig {
+            device_code_interval: Duration::ZERO,
+            device_code_auto_approve: None,
+            ..EmulatorConfig::default()
+        })
+        .await;
+        let public = emu.info().app(PUBLIC_APP).unwrap().clone();
+        let handle = emu.clone();
+        let tokens = store_on(
+            &emu,
+            &public.client_id,
+            Credential::DeviceCode(DeviceCodeLogin {
+                cache: None,
+                prompt: Some(Arc::new(move |p: &DeviceCodePrompt| {
+                    handle.decline_device_code(&p.user_code).unwrap();
+                })),
+                timing: fast_polling(),
+            }),
+        );
+        let err = tokens.token(Audience::Graph).await.err().unwrap();
+        assert!(
+            matches!(err, AuthError::DeviceCode(DeviceCodeError::Declined)),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn password_flow_signs_in_and_wrong_passwords_are_explained() {
+        let emu = start(EmulatorConfig::default()).await;
+        let user = emu
+            .info()
+            .users
+            .iter()
+            .find(|u| u.username == DEFAULT_USER)
+            .unwrap()
+            .clone();
+        let client_id = user.client_id.clone().unwrap();
+        let ok = store_on(
+            &emu,
+            &client_id,
+            Credential::Password {
+                username: user.username.clone(),
+                password: user.password.clone().into(),
+            },
+        );
+        let t = ok.token(Audience::Defender).await.unwrap();
+        assert_eq!(t.info.principal(), Some(DEFAULT_USER));
+        let bad = store_on(
+            &emu,
+            &client_id,
+            Credential::Password {
+                username: user.username.clone(),
+                password: "not-the-password".into(),
+            },
+        );
+        let err = bad.token(Audience::Defender).await.err().unwrap();
+        let shown = format!("{err} {err:?}");
+        assert!(
+            shown.contains("AADSTS50126") && shown.contains("wrong user name or password"),
+            "{shown}"
+        );
+        assert!(!shown.contains("not-the-password"));
+        assert!(!shown.contains(&user.password));
+    }
+}
