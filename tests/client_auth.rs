@@ -1064,3 +1064,31 @@ mod emulator {
         assert!(!shown.contains(&user.password));
     }
 }
+
+#[tokio::test]
+async fn auth_login_against_the_in_process_emulator() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("emu-cache.json").display().to_string();
+    let (code, _, stderr) = huntbook(
+        ["auth", "login", "--emulator", "--token-cache", &cache]
+            .iter()
+            .map(|s| (*s).to_string())
+            .collect(),
+        vec![],
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("enter the code"), "{stderr}");
+    assert!(
+        stderr.contains("Signed in as analyst@contoso.example"),
+        "{stderr}"
+    );
+    let raw = std::fs::read_to_string(&cache).unwrap();
+    assert!(raw.contains("analyst@contoso.example"));
+    let (code, _, stderr) = huntbook(
+        vec!["auth".into(), "status".into(), "--emulator".into()],
+        vec![],
+    )
+    .await;
+    assert_eq!(code, 2, "{stderr}");
+}

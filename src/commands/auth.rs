@@ -10,7 +10,7 @@ use chrono::Utc;
 use crate::api::{ClientOptions, http_client};
 use crate::auth::{
     Audience, AuthConfig, AuthError, CacheSummary, Cloud, Credential, DeviceCodeLogin,
-    DeviceCodePrompt, Endpoints, TokenCache, TokenStore, env_from_process,
+    DeviceCodePrompt, Endpoints, PollTiming, TokenCache, TokenStore, env_from_process,
 };
 use crate::cli::{AuthAction, AuthArgs, AuthLoginArgs, GlobalArgs};
 use crate::exit::ExitStatus;
@@ -46,10 +46,7 @@ fn nonempty(v: Option<&String>) -> Option<&str> {
 
 fn login(args: &AuthLoginArgs) -> ExitStatus {
     if args.emulator {
-        return fail(
-            "`huntbook auth login --emulator` is not available yet: it needs the emulator's identity platform; set HUNTBOOK_LOGIN_URL to a running `huntbook emulator` instead",
-            ExitStatus::Invalid,
-        );
+        return login_emulator(args);
     }
     let Some(tenant) = nonempty(args.tenant_id.as_ref()) else {
         return fail(
@@ -92,21 +89,13 @@ fn login(args: &AuthLoginArgs) -> ExitStatus {
             prompt: Some(Arc::new(|p: &DeviceCodePrompt| {
                 eprintln!("{}", p.message);
             })),
-            timing: Default::default(),
+            timing: PollTiming::default(),
         }),
         endpoints,
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(r) => r,
-        Err(e) => {
-            return fail(
-                format!("cannot start the async runtime: {e}"),
-                ExitStatus::Failure,
-            );
-        }
+        Err(status) => return status,
     };
     let store = TokenStore::new(http, config);
     let result: Result<_, AuthError> = runtime.block_on(async {
@@ -134,6 +123,114 @@ fn login(args: &AuthLoginArgs) -> ExitStatus {
     }
 }
 
+fn runtime() -> Result<tokio::runtime::Runtime, ExitStatus> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            fail(
+                format!("cannot start the async runtime: {e}"),
+                ExitStatus::Failure,
+            )
+        })
+}
+
+/// `auth login --emulator`: the whole device-code flow against an in-process emulator, with
+/// its public client and tenant. The emulator (and every token it issued) ends with the
+/// command, so the sign-in goes to a throw-away cache unless `--token-cache` names one.
+fn login_emulator(args: &AuthLoginArgs) -> ExitStatus {
+    use crate::emulator::directory::PUBLIC_APP;
+    use crate::emulator::{Emulator, EmulatorConfig};
+
+    let audience: Audience = match args.api.parse() {
+        Ok(a) => a,
+        Err(e) => return fail(e, ExitStatus::Invalid),
+    };
+    let scratch = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => {
+            return fail(
+                format!("cannot create a temporary folder: {e}"),
+                ExitStatus::Failure,
+            );
+        }
+    };
+    let cache = TokenCache::new(
+        args.token_cache
+            .clone()
+            .unwrap_or_else(|| scratch.path().join("token-cache.json")),
+    );
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(status) => return status,
+    };
+    let failed = |e: &dyn std::fmt::Display, status| (e.to_string(), status);
+    let result = rt.block_on(async {
+        let emu = Emulator::start(EmulatorConfig {
+            // Announce a 1 s interval instead of 5: the emulator approves on the third poll.
+            device_code_interval: std::time::Duration::ZERO,
+            ..EmulatorConfig::default()
+        })
+        .await
+        .map_err(|e| failed(&e, ExitStatus::Failure))?;
+        let info = emu.info().clone();
+        let client_id = info
+            .app(PUBLIC_APP)
+            .map(|a| a.client_id.clone())
+            .ok_or_else(|| failed(&"the emulator has no public client", ExitStatus::Failure))?;
+        eprintln!(
+            "Emulator at {} (tenant {}, public client {client_id}); it approves the sign-in by itself.",
+            emu.urls.base, info.tenant_id
+        );
+        let endpoints =
+            Endpoints::all_on(&emu.urls.base).map_err(|e| failed(&e, ExitStatus::Failure))?;
+        let http = http_client(&ClientOptions::default()).map_err(|e| failed(&e, ExitStatus::Failure))?;
+        let store = TokenStore::new(
+            http,
+            AuthConfig {
+                tenant_id: info.tenant_id.clone(),
+                client_id,
+                credential: Credential::DeviceCode(DeviceCodeLogin {
+                    cache: Some(cache.clone()),
+                    prompt: Some(Arc::new(|p: &DeviceCodePrompt| eprintln!("{}", p.message))),
+                    timing: PollTiming::default(),
+                }),
+                endpoints,
+            },
+        );
+        let token = store
+            .login(audience)
+            .await
+            .map_err(|e| {
+                let status = e.exit_status();
+                failed(&e, status)
+            })?;
+        let who = store
+            .account()
+            .await
+            .and_then(|a| a.username)
+            .or_else(|| token.info.user.clone())
+            .unwrap_or_else(|| "an unnamed account".to_string());
+        Ok::<_, (String, ExitStatus)>((who, info.tenant_id))
+    });
+    match result {
+        Ok((who, tenant)) => {
+            eprintln!("Signed in as {who} (emulator tenant {tenant}).");
+            if args.token_cache.is_some() {
+                eprintln!(
+                    "Cached in {}; the emulator has stopped, so the entry only shows what a sign-in stores.",
+                    cache.path().display()
+                );
+            } else {
+                eprintln!("The emulator stops with this command, so the sign-in was not kept.");
+            }
+            ExitStatus::Success
+        }
+        Err((message, status)) => fail(message, status),
+    }
+}
+
 fn age(summary: &CacheSummary) -> String {
     let secs = (Utc::now() - summary.written_at).num_seconds().max(0);
     let d = std::time::Duration::from_secs(u64::try_from(secs).unwrap_or(0));
@@ -152,6 +249,12 @@ fn matches(s: &CacheSummary, args: &AuthLoginArgs) -> bool {
 }
 
 fn status(args: &AuthLoginArgs) -> ExitStatus {
+    if args.emulator {
+        return fail(
+            "`--emulator` applies to `auth login` only",
+            ExitStatus::Invalid,
+        );
+    }
     let cache = match cache_of(args) {
         Ok(c) => c,
         Err(status) => return status,
@@ -198,6 +301,12 @@ fn status(args: &AuthLoginArgs) -> ExitStatus {
 }
 
 fn logout(args: &AuthLoginArgs) -> ExitStatus {
+    if args.emulator {
+        return fail(
+            "`--emulator` applies to `auth login` only",
+            ExitStatus::Invalid,
+        );
+    }
     let cache = match cache_of(args) {
         Ok(c) => c,
         Err(status) => return status,
