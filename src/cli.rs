@@ -283,6 +283,11 @@ pub struct AuthLoginArgs {
     /// Start the emulator in-process and sign in against it.
     #[arg(long)]
     pub emulator: bool,
+
+    /// `login` only: the API to sign in for first: graph, defender or endpoint. The cached
+    /// sign-in then serves the others too.
+    #[arg(long, default_value = "graph", value_name = "API")]
+    pub api: String,
 }
 
 #[derive(Debug, Clone, Args)]
