@@ -250,7 +250,7 @@ async fn execute(
     } else {
         None
     };
-    let connection = match connect(&env, public_client) {
+    let connection = match connect(&env, public_client, ui, args.emulator) {
         Ok(c) => c,
         Err(e) => {
             ui.say("ERROR", "connection", &format!("error: {e}"));
@@ -367,69 +367,39 @@ async fn start_emulator(
     Ok((handle, public_client, message))
 }
 
-/// The connection every API step uses.
+/// The connection every API step uses: one HTTP client and token store for the run. A
+/// device-code sign-in is shown on stderr when someone can see it (a terminal, or
+/// `--emulator`, which approves it by itself); a cron run without a cached sign-in fails with
+/// "run `huntbook auth login`" instead of waiting for nobody.
 fn connect(
-    _env: &BTreeMap<String, String>,
-    _public_client: Option<String>,
+    env: &BTreeMap<String, String>,
+    public_client: Option<String>,
+    ui: &Ui,
+    emulator: bool,
 ) -> Result<Arc<dyn engine::Connection>, String> {
-    Ok(Arc::new(Unavailable))
-}
-
-/// Until the API client (branch `client`) is merged, a run can execute playbooks whose steps
-/// need no API; an `authenticate` step fails with this explanation (exit 4).
-struct Unavailable;
-
-impl Unavailable {
-    fn error() -> engine::StepError {
-        engine::StepError::new(
-            engine::ErrorKind::Auth,
-            "this build of huntbook has no API client yet: steps that call an API cannot run",
-        )
-    }
-}
-
-impl engine::Connection for Unavailable {
-    fn authenticate(
-        &self,
-        _request: engine::connection::AuthRequest,
-    ) -> engine::connection::BoxFuture<'_, Result<engine::connection::AuthOutcome, engine::StepError>>
-    {
-        Box::pin(async { Err(Unavailable::error()) })
-    }
-
-    fn grant(
-        &self,
-        _audience: crate::playbook::Resource,
-    ) -> engine::connection::BoxFuture<'_, Result<engine::connection::Grant, engine::StepError>>
-    {
-        Box::pin(async { Err(Unavailable::error()) })
-    }
-
-    fn call<'a>(
-        &'a self,
-        _call: engine::connection::Call,
-        _accept: &'a [u16],
-    ) -> engine::connection::BoxFuture<'a, Result<engine::connection::Reply, engine::StepError>>
-    {
-        Box::pin(async { Err(Unavailable::error()) })
-    }
-
-    fn hunt(
-        &self,
-        _call: engine::connection::Call,
-        _api: crate::playbook::Api,
-    ) -> engine::connection::BoxFuture<'_, Result<engine::connection::HuntData, engine::StepError>>
-    {
-        Box::pin(async { Err(Unavailable::error()) })
-    }
-
-    fn stats(&self, _label: &str) -> engine::CallStats {
-        engine::CallStats::default()
-    }
-
-    fn url(&self, call: &engine::connection::Call) -> String {
-        call.target.display_path()
-    }
+    let someone_watching = std::io::stderr().is_terminal() || std::io::stdin().is_terminal();
+    let prompt: Option<crate::auth::PromptFn> = (someone_watching || emulator).then(|| {
+        let json = ui.json;
+        let prompt: crate::auth::PromptFn = Arc::new(move |p: &crate::auth::DeviceCodePrompt| {
+            let mut err = std::io::stderr().lock();
+            if json {
+                let line = serde_json::json!({
+                    "level": "WARN",
+                    "event": "device_code",
+                    "message": p.message,
+                    "verification_uri": p.verification_uri,
+                    "user_code": p.user_code,
+                });
+                let _ = writeln!(err, "{line}");
+            } else {
+                let _ = writeln!(err, "{}", p.message);
+            }
+        });
+        prompt
+    });
+    let live = engine::live::Live::new(env.clone(), crate::api::ClientOptions::default(), prompt)?
+        .with_user_client_id(public_client);
+    Ok(Arc::new(live))
 }
 
 fn finish(ui: &Ui, playbook: &Playbook, report: &RunReport) {
