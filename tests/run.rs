@@ -4,5 +4,7 @@
 
 #[path = "run/common.rs"]
 mod common;
+#[path = "run/emulator.rs"]
+mod emulator;
 #[path = "run/offline.rs"]
 mod offline;

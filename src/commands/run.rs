@@ -230,10 +230,12 @@ async fn execute(
     allow_actions: bool,
 ) -> ExitStatus {
     let mut env = process_env();
+    let mut public_client = None;
     let _emulator = if args.emulator {
         match start_emulator(&mut env).await {
-            Ok((handle, message)) => {
+            Ok((handle, public, message)) => {
                 ui.say("INFO", "emulator", &message);
+                public_client = public;
                 Some(handle)
             }
             Err(e) => {
@@ -248,7 +250,7 @@ async fn execute(
     } else {
         None
     };
-    let connection = match connect(&env) {
+    let connection = match connect(&env, public_client, ui, args.emulator) {
         Ok(c) => c,
         Err(e) => {
             ui.say("ERROR", "connection", &format!("error: {e}"));
@@ -309,90 +311,95 @@ async fn execute(
 }
 
 /// Start the emulator in-process on a free loopback port and point every endpoint at it,
-/// through the run's environment (never the process's), unless the user set them.
+/// with its demo application's credentials, through the run's environment (never the
+/// process's) — each only where the user did not set it. Says which tenant and application it
+/// uses, never the secret.
 async fn start_emulator(
     env: &mut BTreeMap<String, String>,
-) -> Result<(crate::emulator::EmulatorHandle, String), String> {
+) -> Result<(crate::emulator::EmulatorHandle, Option<String>, String), String> {
     let config = crate::emulator::EmulatorConfig {
         port: 0,
+        // A person is watching: no need to wait between device-code polls.
+        device_code_interval: Duration::ZERO,
         ..crate::emulator::EmulatorConfig::default()
     };
     let handle = crate::emulator::Emulator::start(config)
         .await
         .map_err(|e| e.to_string())?;
-    let urls = handle.urls.clone();
-    for (key, value) in [
-        ("HUNTBOOK_LOGIN_URL", &urls.login_url),
-        ("HUNTBOOK_GRAPH_URL", &urls.graph_url),
-        ("HUNTBOOK_API_URL", &urls.defender_url),
-        ("HUNTBOOK_ENDPOINT_URL", &urls.endpoint_url),
-    ] {
-        env.entry(key.to_string()).or_insert_with(|| value.clone());
+    let info = handle.info().clone();
+    let mut set = |key: &str, value: &str| {
+        env.entry(key.to_string())
+            .or_insert_with(|| value.to_string());
+    };
+    set("HUNTBOOK_LOGIN_URL", &info.login_url);
+    set("HUNTBOOK_GRAPH_URL", &info.graph_url);
+    set("HUNTBOOK_API_URL", &info.defender_url);
+    set("HUNTBOOK_ENDPOINT_URL", &info.endpoint_url);
+    set("AZURE_TENANT_ID", &info.tenant_id);
+    let demo = info.app("huntbook-demo");
+    if let Some(app) = demo {
+        set("AZURE_CLIENT_ID", &app.client_id);
+        if let Some(secret) = &app.client_secret {
+            set("AZURE_CLIENT_SECRET", secret);
+        }
     }
-    let message = format!("emulator: serving the demo tenant at {}", urls.base);
-    Ok((handle, message))
+    // User sign-in (device code, password) goes through the public client.
+    if let Some(user) = info.users.first() {
+        set("AZURE_USERNAME", &user.username);
+        set("AZURE_PASSWORD", &user.password);
+    }
+    let app_name = demo.map_or("none", |a| a.name.as_str());
+    let client_id = env.get("AZURE_CLIENT_ID").cloned().unwrap_or_default();
+    // A user signs in through a public client, not the demo application: unless the user
+    // chose a client id, user-context steps without one use the emulator's public client.
+    let public_client = (Some(&client_id) == demo.map(|a| &a.client_id))
+        .then(|| {
+            info.apps
+                .iter()
+                .find(|a| a.public_client)
+                .map(|a| a.client_id.clone())
+        })
+        .flatten();
+    let message = format!(
+        "emulator: demo tenant {} at {} (application {app_name}, client id {client_id})",
+        info.tenant_id, info.login_url
+    );
+    Ok((handle, public_client, message))
 }
 
-/// The connection every API step uses.
-fn connect(_env: &BTreeMap<String, String>) -> Result<Arc<dyn engine::Connection>, String> {
-    Ok(Arc::new(Unavailable))
-}
-
-/// Until the API client (branch `client`) is merged, a run can execute playbooks whose steps
-/// need no API; an `authenticate` step fails with this explanation (exit 4).
-struct Unavailable;
-
-impl Unavailable {
-    fn error() -> engine::StepError {
-        engine::StepError::new(
-            engine::ErrorKind::Auth,
-            "this build of huntbook has no API client yet: steps that call an API cannot run",
-        )
-    }
-}
-
-impl engine::Connection for Unavailable {
-    fn authenticate(
-        &self,
-        _request: engine::connection::AuthRequest,
-    ) -> engine::connection::BoxFuture<'_, Result<engine::connection::AuthOutcome, engine::StepError>>
-    {
-        Box::pin(async { Err(Unavailable::error()) })
-    }
-
-    fn grant(
-        &self,
-        _audience: crate::playbook::Resource,
-    ) -> engine::connection::BoxFuture<'_, Result<engine::connection::Grant, engine::StepError>>
-    {
-        Box::pin(async { Err(Unavailable::error()) })
-    }
-
-    fn call<'a>(
-        &'a self,
-        _call: engine::connection::Call,
-        _accept: &'a [u16],
-    ) -> engine::connection::BoxFuture<'a, Result<engine::connection::Reply, engine::StepError>>
-    {
-        Box::pin(async { Err(Unavailable::error()) })
-    }
-
-    fn hunt(
-        &self,
-        _call: engine::connection::Call,
-        _api: crate::playbook::Api,
-    ) -> engine::connection::BoxFuture<'_, Result<engine::connection::HuntData, engine::StepError>>
-    {
-        Box::pin(async { Err(Unavailable::error()) })
-    }
-
-    fn stats(&self, _label: &str) -> engine::CallStats {
-        engine::CallStats::default()
-    }
-
-    fn url(&self, call: &engine::connection::Call) -> String {
-        call.target.display_path()
-    }
+/// The connection every API step uses: one HTTP client and token store for the run. A
+/// device-code sign-in is shown on stderr when someone can see it (a terminal, or
+/// `--emulator`, which approves it by itself); a cron run without a cached sign-in fails with
+/// "run `huntbook auth login`" instead of waiting for nobody.
+fn connect(
+    env: &BTreeMap<String, String>,
+    public_client: Option<String>,
+    ui: &Ui,
+    emulator: bool,
+) -> Result<Arc<dyn engine::Connection>, String> {
+    let someone_watching = std::io::stderr().is_terminal() || std::io::stdin().is_terminal();
+    let prompt: Option<crate::auth::PromptFn> = (someone_watching || emulator).then(|| {
+        let json = ui.json;
+        let prompt: crate::auth::PromptFn = Arc::new(move |p: &crate::auth::DeviceCodePrompt| {
+            let mut err = std::io::stderr().lock();
+            if json {
+                let line = serde_json::json!({
+                    "level": "WARN",
+                    "event": "device_code",
+                    "message": p.message,
+                    "verification_uri": p.verification_uri,
+                    "user_code": p.user_code,
+                });
+                let _ = writeln!(err, "{line}");
+            } else {
+                let _ = writeln!(err, "{}", p.message);
+            }
+        });
+        prompt
+    });
+    let live = engine::live::Live::new(env.clone(), crate::api::ClientOptions::default(), prompt)?
+        .with_user_client_id(public_client);
+    Ok(Arc::new(live))
 }
 
 fn finish(ui: &Ui, playbook: &Playbook, report: &RunReport) {

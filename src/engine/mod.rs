@@ -14,6 +14,7 @@ pub mod connection;
 pub mod error;
 mod flow;
 pub mod inputs;
+pub mod live;
 pub mod render;
 pub mod report;
 pub mod scope;

@@ -113,3 +113,92 @@ impl Case {
         }
     }
 }
+
+/// An emulator started in the test process, for runs that need faults, short token lifetimes
+/// or other settings `--emulator` does not expose.
+pub struct Emu {
+    pub handle: huntbook::emulator::EmulatorHandle,
+    pub info: huntbook::emulator::EmulatorInfo,
+}
+
+impl Emu {
+    /// Start one with relaxed limits (tests are not about the tenant's budget unless they say
+    /// so) and the given changes.
+    pub async fn start(change: impl FnOnce(&mut huntbook::emulator::EmulatorConfig)) -> Emu {
+        let mut config = huntbook::emulator::EmulatorConfig {
+            port: 0,
+            device_code_interval: std::time::Duration::ZERO,
+            limits: "relaxed".parse().expect("limits"),
+            ..huntbook::emulator::EmulatorConfig::default()
+        };
+        change(&mut config);
+        let handle = huntbook::emulator::Emulator::start(config)
+            .await
+            .expect("emulator starts");
+        let info = handle.info().clone();
+        Emu { handle, info }
+    }
+
+    /// The variables pointing a run at this emulator, signed in as `app`.
+    pub fn env(&self, app: &str) -> Vec<(String, String)> {
+        let a = self.info.app(app).unwrap_or_else(|| panic!("no app {app}"));
+        let mut env = vec![
+            (
+                "HUNTBOOK_LOGIN_URL".to_string(),
+                self.info.login_url.clone(),
+            ),
+            (
+                "HUNTBOOK_GRAPH_URL".to_string(),
+                self.info.graph_url.clone(),
+            ),
+            (
+                "HUNTBOOK_API_URL".to_string(),
+                self.info.defender_url.clone(),
+            ),
+            (
+                "HUNTBOOK_ENDPOINT_URL".to_string(),
+                self.info.endpoint_url.clone(),
+            ),
+            ("AZURE_TENANT_ID".to_string(), self.info.tenant_id.clone()),
+            ("AZURE_CLIENT_ID".to_string(), a.client_id.clone()),
+        ];
+        if let Some(secret) = &a.client_secret {
+            env.push(("AZURE_CLIENT_SECRET".to_string(), secret.clone()));
+        }
+        if let Some(cert) = &a.certificate_path {
+            env.push((
+                "AZURE_CLIENT_CERTIFICATE_PATH".to_string(),
+                cert.display().to_string(),
+            ));
+        }
+        env
+    }
+
+    /// The demo secret (to check it never leaks).
+    pub fn secret(&self, app: &str) -> String {
+        self.info
+            .app(app)
+            .and_then(|a| a.client_secret.clone())
+            .unwrap_or_default()
+    }
+}
+
+impl Case {
+    /// Point the run at `emu`, signed in as `app`.
+    pub fn against(mut self, emu: &Emu, app: &str) -> Case {
+        self.env.extend(emu.env(app));
+        self
+    }
+
+    /// Run without blocking the test's runtime (the emulator serves on it).
+    pub async fn run_async(&self) -> Ran {
+        let case = Case {
+            dir: self.dir.clone(),
+            args: self.args.clone(),
+            env: self.env.clone(),
+        };
+        tokio::task::spawn_blocking(move || case.run())
+            .await
+            .expect("the run's thread")
+    }
+}
