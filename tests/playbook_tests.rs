@@ -470,13 +470,8 @@ fn validate_checks_test_files_too() {
 }
 
 // ---------------------------------------------------------------- end to end
-//
-// These run the example playbooks against the emulator, which needs the emulator's identity
-// platform and the engine's HTTP connection; until both are merged, `huntbook test` reports
-// every case as an error saying so, and these are ignored.
 
 #[test]
-#[ignore = "needs the emulator identity platform and the engine HTTP connection"]
 fn the_example_playbooks_pass_their_tests_and_junit_names_every_case() {
     let dir = tempfile::tempdir().unwrap();
     let junit = dir.path().join("junit.xml");
@@ -531,7 +526,6 @@ fn the_example_playbooks_pass_their_tests_and_junit_names_every_case() {
 }
 
 #[test]
-#[ignore = "needs the emulator identity platform and the engine HTTP connection"]
 fn a_deliberately_broken_playbook_fails_its_test_with_a_readable_diff() {
     let dir = tempfile::tempdir().unwrap();
     let pb = std::fs::read_to_string(root().join("playbooks/encoded-powershell.yaml")).unwrap();
@@ -558,7 +552,7 @@ fn a_deliberately_broken_playbook_fails_its_test_with_a_readable_diff() {
     );
     assert!(
         out.stdout
-            .contains("= actual: \"# Encoded PowerShell — 4 launches"),
+            .contains("= actual: 9 lines:\n                 | # Encoded PowerShell — 4 launches\n"),
         "{}",
         out.stdout
     );
@@ -583,7 +577,6 @@ fn a_deliberately_broken_playbook_fails_its_test_with_a_readable_diff() {
 }
 
 #[test]
-#[ignore = "needs the emulator identity platform and the engine HTTP connection"]
 fn jobs_change_the_speed_not_the_results() {
     let one = huntbook(&["test", "playbooks/", "--jobs", "1"]);
     let many = huntbook(&["test", "playbooks/", "--jobs", "8"]);

@@ -280,9 +280,27 @@ pub fn json_eq(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// A value for a message: strings quoted, long values cut.
+/// How many lines of a multi-line text a failure shows.
+const SHOWN_LINES: usize = 12;
+
+/// A value for a message: strings quoted, long values cut; a multi-line text (a file, stdout)
+/// as its first lines, so it reads as it would in an editor.
 #[must_use]
 pub fn show(v: &Value) -> String {
+    if let Value::String(t) = v
+        && t.trim_end().contains('\n')
+    {
+        let lines: Vec<&str> = t.lines().collect();
+        let mut out = format!("{} lines:", lines.len());
+        for l in lines.iter().take(SHOWN_LINES) {
+            out.push_str("\n  | ");
+            out.push_str(&l.chars().take(200).collect::<String>());
+        }
+        if lines.len() > SHOWN_LINES {
+            out.push_str(&format!("\n  … {} more lines", lines.len() - SHOWN_LINES));
+        }
+        return out;
+    }
     let text = v.to_string();
     if text.chars().count() > 300 {
         let cut: String = text.chars().take(300).collect();

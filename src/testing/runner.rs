@@ -190,6 +190,10 @@ fn emulator_config(case: &Case, dir: &Path) -> Result<EmulatorConfig, SetupError
         seed: t.seed,
         data: t.data.as_deref().cloned(),
         action_step: t.action_step,
+        // Nobody approves a device code in a test: the emulator does, at the first poll, and
+        // announces the shortest interval (the client still waits it once: about 1 s).
+        device_code_auto_approve: Some(0),
+        device_code_interval: Duration::ZERO,
         work_dir: Some(dir.to_path_buf()),
         ..EmulatorConfig::default()
     };
@@ -227,11 +231,10 @@ async fn attempt(
     let app = case
         .tenant
         .app
-        .clone()
-        .unwrap_or_else(|| default_app(&file.playbook).to_string());
-    let mut env = backend.environment(&emulator, &app)?;
-    env.extend(case.env.clone());
-    let inner = backend.connect(&emulator, &env)?;
+        .as_deref()
+        .unwrap_or(crate::emulator::directory::DEMO_APP);
+    let mut env = case.env.clone();
+    let inner = backend.connect(&emulator, app, &mut env)?;
     let conn: Arc<dyn Connection> = Arc::new(FixtureConnection::new(
         inner,
         &file.playbook,
@@ -249,19 +252,6 @@ async fn attempt(
     .await;
     let lookup = |t: &str| machine(&emulator, t);
     Ok(expect::evaluate(case, &seen, &work, &lookup))
-}
-
-/// The app a run signs in as when the case does not say: the demo app, or — when the
-/// playbook signs a user in — the public client (a confidential app cannot run user flows).
-fn default_app(playbook: &Playbook) -> &'static str {
-    let user = playbook.all_steps().iter().any(|s| {
-        matches!(&s.kind, crate::playbook::StepKind::Authenticate(a) if a.context == crate::playbook::AuthContext::User)
-    });
-    if user {
-        crate::emulator::directory::PUBLIC_APP
-    } else {
-        crate::emulator::directory::DEMO_APP
-    }
 }
 
 /// A machine of the case's tenant by DNS name, first label or id: `(id, DNS name)`.
@@ -319,7 +309,9 @@ async fn execute(
         }
     }
     let capture = dir.join("outputs.json");
-    let with_capture = capturing(playbook, &capture);
+    let mut own = playbook.clone();
+    private_token_caches(&mut own.steps, &dir.join("token-cache.json"));
+    let with_capture = capturing(&own, &capture);
     let stdout = Captured::default();
     let engine = Engine::new(conn).with_stdout(Arc::new(Mutex::new(Box::new(stdout.clone()))));
     let mut options = RunOptions::new(env);
@@ -332,7 +324,7 @@ async fn execute(
     };
     let run = engine
         .run(
-            with_capture.as_ref().unwrap_or(playbook),
+            with_capture.as_ref().unwrap_or(&own),
             &inputs,
             &options,
             Some(store),
@@ -351,6 +343,28 @@ async fn execute(
         outputs,
         stdout: stdout.text(),
         journal: emulator.state.tenant.journal(),
+    }
+}
+
+/// Point every user sign-in at the case's own refresh-token cache: a test must not read or
+/// grow the cache of the person running it (`~/.cache/huntbook/token-cache.json`), nor see
+/// another case's sign-in.
+fn private_token_caches(steps: &mut [Step], cache: &Path) {
+    for step in steps {
+        match &mut step.kind {
+            crate::playbook::StepKind::Authenticate(a) => match &mut a.credential {
+                crate::playbook::Credential::DeviceCode { token_cache }
+                | crate::playbook::Credential::Password { token_cache, .. } => {
+                    *token_cache = Some(cache.to_path_buf());
+                }
+                _ => {}
+            },
+            crate::playbook::StepKind::Steps(children)
+            | crate::playbook::StepKind::Parallel(children) => {
+                private_token_caches(children, cache);
+            }
+            _ => {}
+        }
     }
 }
 

@@ -41,29 +41,18 @@ const ALL: &[&str] = &[
 pub(crate) struct InProcess;
 
 impl Backend for InProcess {
-    fn environment(
-        &self,
-        emulator: &EmulatorHandle,
-        _app: &str,
-    ) -> Result<BTreeMap<String, String>, String> {
-        let mut env = BTreeMap::new();
-        env.insert(
-            "AZURE_TENANT_ID".to_string(),
-            emulator.state.world.tenant_id.clone(),
-        );
-        env.insert(
-            "AZURE_CLIENT_ID".to_string(),
-            "00000000-0000-0000-0000-000000000001".to_string(),
-        );
-        env.insert("AZURE_CLIENT_SECRET".to_string(), "in-process".to_string());
-        Ok(env)
-    }
-
     fn connect(
         &self,
         emulator: &EmulatorHandle,
-        _env: &BTreeMap<String, String>,
+        app: &str,
+        env: &mut BTreeMap<String, String>,
     ) -> Result<Arc<dyn Connection>, String> {
+        env.insert(
+            "AZURE_TENANT_ID".into(),
+            emulator.state.world.tenant_id.clone(),
+        );
+        env.insert("AZURE_CLIENT_ID".into(), app.into());
+        env.insert("AZURE_CLIENT_SECRET".into(), "s3cret".into());
         let state: Arc<EmuState> = Arc::clone(&emulator.state);
         let router = Router::new()
             .merge(crate::emulator::hunting::router())

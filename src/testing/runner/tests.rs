@@ -118,26 +118,18 @@ struct ScriptedBackend {
 }
 
 impl Backend for ScriptedBackend {
-    fn environment(
+    fn connect(
         &self,
         emulator: &EmulatorHandle,
         app: &str,
-    ) -> Result<BTreeMap<String, String>, String> {
-        let mut env = BTreeMap::new();
+        env: &mut BTreeMap<String, String>,
+    ) -> Result<Arc<dyn Connection>, String> {
         env.insert(
             "AZURE_TENANT_ID".into(),
             emulator.state.world.tenant_id.clone(),
         );
         env.insert("AZURE_CLIENT_ID".into(), app.into());
         env.insert("AZURE_CLIENT_SECRET".into(), "s3cret".into());
-        Ok(env)
-    }
-
-    fn connect(
-        &self,
-        emulator: &EmulatorHandle,
-        _env: &BTreeMap<String, String>,
-    ) -> Result<Arc<dyn Connection>, String> {
         self.connects.fetch_add(1, Ordering::SeqCst);
         Ok(Arc::new(Scripted {
             state: Arc::clone(&emulator.state),
@@ -386,4 +378,31 @@ async fn the_example_playbook_tests_pass_against_the_emulator_in_process() {
         .await;
     let failed: Vec<&CaseResult> = results.iter().filter(|r| r.failed()).collect();
     assert!(failed.is_empty(), "{report}");
+}
+
+#[test]
+fn user_sign_ins_use_the_case_s_own_token_cache() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/playbooks/phishing-user-investigation.yaml"
+    );
+    let mut pb = crate::playbook::load_file(Path::new(path))
+        .playbook
+        .expect("valid");
+    let cache = Path::new("/tmp/case/token-cache.json");
+    private_token_caches(&mut pb.steps, cache);
+    let caches: Vec<Option<PathBuf>> = pb
+        .all_steps()
+        .into_iter()
+        .filter_map(|s| match &s.kind {
+            crate::playbook::StepKind::Authenticate(a) => match &a.credential {
+                crate::playbook::Credential::DeviceCode { token_cache } => {
+                    Some(token_cache.clone())
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    assert_eq!(caches, vec![Some(cache.to_path_buf())]);
 }
