@@ -57,7 +57,9 @@ fn auth_error(e: &AuthError) -> StepError {
     }
 }
 
-fn api_error(e: &ApiError) -> StepError {
+/// A client error as a step error (also how `huntbook test` fixtures report faults, so a
+/// fixture fails exactly as a real answer would).
+pub(crate) fn api_error(e: &ApiError) -> StepError {
     let (message, help) = split_hint(&e.to_string());
     let kind = match (e.exit_status(), e.status()) {
         (ExitStatus::AuthFailed, Some(403)) => ErrorKind::Permission,

@@ -11,11 +11,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use bytes::Bytes;
 use serde_json::json;
 
+use crate::api::{ApiError, ServiceError};
 use crate::engine::connection::{
     AuthOutcome, AuthRequest, BoxFuture, Call, CallStats, Connection, Grant, HuntData, Reply,
 };
 use crate::engine::{ErrorKind, StepError, hunt_data_from_json};
-use crate::playbook::{Api, Playbook, Resource};
+use crate::playbook::{Api, Choice as _, Playbook, Resource};
 
 use super::spec::{Fault, Fixture};
 
@@ -192,7 +193,10 @@ fn error_body(audience: Resource, code: &str, message: &str) -> serde_json::Valu
         Resource::Graph => json!({ "error": {
             "code": code,
             "message": message,
-            "innerError": { "date": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string() }
+            "innerError": {
+                "date": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string(),
+                "request-id": uuid::Uuid::new_v4().to_string()
+            }
         }}),
         Resource::DefenderXdr | Resource::Endpoint => json!({ "error": {
             "code": code, "message": message, "target": uuid::Uuid::new_v4().to_string()
@@ -200,37 +204,56 @@ fn error_body(audience: Resource, code: &str, message: &str) -> serde_json::Valu
     }
 }
 
-/// What the connection returns for a call the service answered with an error status: the
-/// kind decides the exit code (401/403 are permission failures, 4; the rest API failures, 1).
-fn response_error(call: &Call, status: u16, body: &serde_json::Value) -> StepError {
-    let code = body
-        .pointer("/error/code")
-        .and_then(serde_json::Value::as_str)
-        .unwrap_or("");
-    let message = body
-        .pointer("/error/message")
-        .and_then(serde_json::Value::as_str)
-        .unwrap_or("(no message)");
-    let kind = if status == 401 || status == 403 {
-        ErrorKind::Permission
-    } else {
-        ErrorKind::Api
-    };
-    let code = if code.is_empty() {
-        String::new()
-    } else {
-        format!(" {code}")
-    };
-    StepError {
-        status: Some(status),
-        ..StepError::new(
-            kind,
-            format!("{}: HTTP {status}{code}: {message}", call.describe()),
-        )
+/// The audience of a resource, as the client names it.
+fn audience(r: Resource) -> crate::auth::Audience {
+    match r {
+        Resource::Graph => crate::auth::Audience::Graph,
+        Resource::DefenderXdr => crate::auth::Audience::Defender,
+        Resource::Endpoint => crate::auth::Audience::Endpoint,
     }
 }
 
-/// The error a fault ends in, as the real connection reports it once its retries are spent.
+/// What the live connection returns for a call the service answered with an error status:
+/// the client's error for that answer, converted as the engine converts it (401/403 are
+/// permission failures, exit 4; the rest API failures, exit 1).
+fn response_error(call: &Call, status: u16, body: &serde_json::Value) -> StepError {
+    let method = call.method.name().to_string();
+    let path = call.target.display_path();
+    let service = Box::new(ServiceError::parse(
+        &serde_json::to_vec(body).unwrap_or_default(),
+        &[],
+    ));
+    let e = match status {
+        401 => ApiError::Unauthorized {
+            method,
+            path,
+            audience: audience(call.audience),
+            service,
+        },
+        403 => ApiError::Forbidden {
+            method,
+            path,
+            service,
+        },
+        429 => ApiError::Throttled {
+            method,
+            path,
+            attempts: 1,
+            wait: Some(std::time::Duration::from_secs(RETRY_AFTER)),
+            service,
+        },
+        _ => ApiError::Status {
+            method,
+            path,
+            status,
+            attempts: 1,
+            service,
+        },
+    };
+    crate::engine::live::api_error(&e)
+}
+
+/// The error a fault ends in, as the live connection reports it.
 fn fault_error(call: &Call, fault: Fault) -> StepError {
     let a = call.audience;
     match fault {
@@ -243,9 +266,7 @@ fn fault_error(call: &Call, fault: Fault) -> StepError {
                     "API calls quota exceeded! maximum allowed 45 per 00:01:00",
                 ),
             };
-            response_error(call, 429, &body).help(format!(
-                "the service throttled the call (Retry-After: {RETRY_AFTER}s); slow down or spread the calls"
-            ))
+            response_error(call, 429, &body)
         }
         Fault::ServerError => response_error(
             call,
@@ -271,11 +292,12 @@ fn fault_error(call: &Call, fault: Fault) -> StepError {
             };
             response_error(call, 403, &body)
         }
-        Fault::Timeout => StepError::new(
-            ErrorKind::Api,
-            format!("{}: no response: the request timed out", call.describe()),
-        )
-        .help("the service did not answer in time; try again, or narrow the request"),
+        Fault::Timeout => crate::engine::live::api_error(&ApiError::Network {
+            method: call.method.name().to_string(),
+            path: call.target.display_path(),
+            attempts: 1,
+            detail: "no response: the request timed out".to_string(),
+        }),
     }
 }
 
@@ -417,28 +439,46 @@ mod tests {
     }
 
     #[test]
-    fn faults_fail_as_the_service_would() {
+    fn faults_fail_as_the_live_connection_reports_them() {
         let graph = call(Resource::Graph, "/v1.0/security/runHuntingQuery");
         let e = fault_error(&graph, Fault::Throttle);
         assert_eq!((e.kind, e.status), (ErrorKind::Api, Some(429)));
         assert!(
-            e.message
-                .starts_with("POST /v1.0/security/runHuntingQuery: HTTP 429 TooManyRequests"),
+            e.message.starts_with(
+                "POST /v1.0/security/runHuntingQuery: throttled (HTTP 429) after 1 attempt(s); the service asked to wait 1m: TooManyRequests: Too many requests. (request id "
+            ),
             "{}",
             e.message
         );
         let mde = call(Resource::Endpoint, "/api/machines/x/isolate");
         let e = fault_error(&mde, Fault::Throttle);
         assert!(
-            e.message.contains("HTTP 429 429: API calls quota exceeded"),
+            e.message
+                .contains(": 429: API calls quota exceeded! maximum allowed 45 per 00:01:00"),
             "{}",
             e.message
         );
         let e = fault_error(&mde, Fault::Forbidden);
         assert_eq!((e.kind, e.status), (ErrorKind::Permission, Some(403)));
         assert_eq!(e.kind.exit_status().code(), 4);
+        assert!(
+            e.message.contains("HTTP 403, permission denied: Forbidden"),
+            "{}",
+            e.message
+        );
+        assert!(
+            e.help
+                .as_deref()
+                .unwrap_or("")
+                .contains("grant the permission")
+        );
         let e = fault_error(&graph, Fault::ServerError);
         assert_eq!((e.kind, e.status), (ErrorKind::Api, Some(500)));
+        assert!(
+            e.message.contains("HTTP 500: InternalServerError"),
+            "{}",
+            e.message
+        );
         let e = fault_error(&graph, Fault::Timeout);
         assert_eq!((e.kind, e.status), (ErrorKind::Api, None));
         assert!(e.message.contains("timed out"));
@@ -453,11 +493,15 @@ mod tests {
             "Incident 7 was not found",
         );
         let e = response_error(&c, 404, &body);
-        assert_eq!(
-            e.message,
-            "POST /api/incidents/7: HTTP 404 ResourceNotFound: Incident 7 was not found"
+        assert!(
+            e.message
+                .starts_with("POST /api/incidents/7: HTTP 404: ResourceNotFound: Incident 7 was not found (request id "),
+            "{}",
+            e.message
         );
-        assert_eq!(e.kind, ErrorKind::Api);
+        assert_eq!((e.kind, e.status), (ErrorKind::Api, Some(404)));
+        let e = response_error(&c, 401, &body);
+        assert_eq!((e.kind, e.kind.exit_status().code()), (ErrorKind::Auth, 4));
     }
 
     /// A connection that must not be reached.
