@@ -44,7 +44,8 @@ fn split_hint(text: &str) -> (String, Option<String>) {
     }
 }
 
-fn auth_error(e: &AuthError) -> StepError {
+/// A sign-in error as a step error (shared with `huntbook test` fixtures).
+pub(crate) fn auth_error(e: &AuthError) -> StepError {
     let (message, help) = split_hint(&e.to_string());
     let kind = if e.exit_status() == ExitStatus::AuthFailed {
         ErrorKind::Auth

@@ -15,7 +15,7 @@ use crate::api::{ApiError, ServiceError};
 use crate::engine::connection::{
     AuthOutcome, AuthRequest, BoxFuture, Call, CallStats, Connection, Grant, HuntData, Reply,
 };
-use crate::engine::{ErrorKind, StepError, hunt_data_from_json};
+use crate::engine::{StepError, hunt_data_from_json};
 use crate::playbook::{Api, Choice as _, Playbook, Resource};
 
 use super::spec::{Fault, Fixture};
@@ -301,28 +301,55 @@ fn fault_error(call: &Call, fault: Fault) -> StepError {
     }
 }
 
+/// What the live connection reports when the identity platform answers a token request
+/// with a fault.
+fn sign_in_error(fault: Fault) -> StepError {
+    let entra = |status: u16, error: &str, code: u32, description: &str| {
+        let body = json!({
+            "error": error,
+            "error_description": format!("AADSTS{code}: {description}\r\nTrace ID: {}", uuid::Uuid::new_v4()),
+            "error_codes": [code],
+        });
+        crate::auth::EntraError::parse(status, body.to_string().as_bytes(), &[]).map_or_else(
+            || crate::auth::AuthError::InvalidResponse {
+                url: "the token endpoint".into(),
+                status,
+                detail: error.to_string(),
+            },
+            |e| crate::auth::AuthError::Entra(Box::new(e)),
+        )
+    };
+    let e = match fault {
+        Fault::Throttle => entra(
+            429,
+            "temporarily_unavailable",
+            90055,
+            "The request is throttled temporarily. Please try after some time.",
+        ),
+        Fault::ServerError => entra(
+            500,
+            "server_error",
+            50000,
+            "There was an error issuing a token or an issue with our sign-in service.",
+        ),
+        Fault::Forbidden => entra(
+            401,
+            "invalid_client",
+            7_000_215,
+            "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
+        ),
+        Fault::Timeout => crate::auth::AuthError::Network {
+            url: "the token endpoint".into(),
+            detail: "no response: the request timed out".into(),
+        },
+    };
+    crate::engine::live::auth_error(&e)
+}
+
 impl Connection for FixtureConnection {
     fn authenticate(&self, request: AuthRequest) -> BoxFuture<'_, Result<AuthOutcome, StepError>> {
         if let Some(Fixture::Fault(fault)) = self.fixture(&request.label) {
-            let (status, message) = match fault {
-                Fault::Throttle => (
-                    Some(429),
-                    "sign-in failed: the identity platform throttled the token request (AADSTS90055)",
-                ),
-                Fault::ServerError => (
-                    Some(500),
-                    "sign-in failed: the identity platform answered 500 (temporarily_unavailable)",
-                ),
-                Fault::Timeout => (None, "sign-in failed: the token request timed out"),
-                Fault::Forbidden => (
-                    Some(401),
-                    "sign-in failed: invalid_client (AADSTS7000215: Invalid client secret provided)",
-                ),
-            };
-            let e = StepError {
-                status,
-                ..StepError::new(ErrorKind::Auth, message)
-            };
+            let e = sign_in_error(*fault);
             self.count(&request.label, |s| {
                 s.calls += 1;
                 s.attempts += 1;
@@ -384,6 +411,7 @@ impl Connection for FixtureConnection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::ErrorKind;
     use crate::engine::connection::Target;
     use crate::playbook::Method;
 
@@ -502,6 +530,22 @@ mod tests {
         assert_eq!((e.kind, e.status), (ErrorKind::Api, Some(404)));
         let e = response_error(&c, 401, &body);
         assert_eq!((e.kind, e.kind.exit_status().code()), (ErrorKind::Auth, 4));
+    }
+
+    #[test]
+    fn sign_in_faults_read_as_the_identity_platform_s_answers() {
+        let e = sign_in_error(Fault::Forbidden);
+        assert_eq!((e.kind, e.kind.exit_status().code()), (ErrorKind::Auth, 4));
+        assert!(
+            e.message.contains("invalid_client, AADSTS7000215"),
+            "{}",
+            e.message
+        );
+        let e = sign_in_error(Fault::Throttle);
+        assert!(e.message.contains("AADSTS90055"), "{}", e.message);
+        assert_eq!(e.kind.exit_status().code(), 1);
+        let e = sign_in_error(Fault::Timeout);
+        assert!(e.message.contains("timed out"), "{}", e.message);
     }
 
     /// A connection that must not be reached.
