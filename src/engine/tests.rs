@@ -855,3 +855,12 @@ async fn filtered_hunt_rows_stay_rows_and_csv_keeps_the_schema_order() {
         "B,A\n2,'=x\n5,z\n"
     );
 }
+
+#[tokio::test]
+async fn an_opaque_token_skips_the_preflight_instead_of_failing_it() {
+    let p = playbook(&format!("{LOGIN}  - id: hunt\n    hunt:\n      query: X\n"));
+    let fake = Arc::new(hunting(json!([])).roles("graph", &[]).opaque());
+    let r = run(&p, fake.clone()).await;
+    assert_eq!(r.exit(), 0, "{:#?}", r.out.report.error);
+    assert_eq!(fake.calls(), vec!["POST /v1.0/security/runHuntingQuery"]);
+}
