@@ -141,11 +141,15 @@ fn detail(s: &StepReport) -> String {
 
 fn step_lines(steps: &[StepReport], depth: usize, colour: bool, out: &mut String) {
     for s in steps {
-        let who = match (&s.id, &s.name) {
+        let mut who = match (&s.id, &s.name) {
             (Some(id), _) => id.clone(),
             (None, Some(n)) => n.clone(),
             (None, None) => s.route.clone(),
         };
+        // Keep the columns aligned: long names are cut (the report has them whole).
+        if who.chars().count() > 24 {
+            who = who.chars().take(23).chain(std::iter::once('…')).collect();
+        }
         let indent = "  ".repeat(depth + 1);
         let time = if s.status == Status::Skipped {
             String::new()
