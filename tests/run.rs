@@ -2,6 +2,8 @@
 //! file, JSON logs, guards and state (offline); and, against the in-process emulator, every
 //! step kind, authentication, throttling, faults, the preflight, injection and secrets.
 
+#[path = "run/actions.rs"]
+mod actions;
 #[path = "run/common.rs"]
 mod common;
 #[path = "run/emulator.rs"]

@@ -207,6 +207,9 @@ pub struct Grant {
     /// Delegated permissions (`scp`).
     pub scopes: Vec<String>,
     pub expires_at: DateTime<Utc>,
+    /// Whether the token's claims could be read. Entra issues JWTs; a gateway or a test
+    /// server may issue opaque tokens, which tell nothing about permissions.
+    pub readable: bool,
 }
 
 impl Grant {

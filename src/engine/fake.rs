@@ -26,6 +26,7 @@ pub(crate) struct Fake {
     context: AuthContext,
     auth_error: Option<StepError>,
     delay: Option<std::time::Duration>,
+    opaque: bool,
 }
 
 fn key(r: Resource) -> &'static str {
@@ -68,6 +69,7 @@ impl Fake {
             context: AuthContext::Application,
             auth_error: None,
             delay: None,
+            opaque: false,
         }
     }
 
@@ -107,6 +109,12 @@ impl Fake {
         self
     }
 
+    /// Issue tokens whose claims cannot be read (not JWTs).
+    pub fn opaque(mut self) -> Fake {
+        self.opaque = true;
+        self
+    }
+
     /// Delay every call (for timeouts).
     pub fn slow(mut self, d: std::time::Duration) -> Fake {
         self.delay = Some(d);
@@ -129,6 +137,7 @@ impl Fake {
             roles: self.roles.get(key(r)).cloned().unwrap_or_default(),
             scopes: Vec::new(),
             expires_at: Utc::now() + Duration::hours(1),
+            readable: !self.opaque,
         }
     }
 

@@ -74,6 +74,12 @@ pub(crate) fn api_error(e: &ApiError) -> StepError {
     }
 }
 
+/// Whether a token's claims were readable (a JWT names at least its audience, tenant or
+/// expiry; an opaque token names nothing).
+fn readable(info: &auth::TokenInfo) -> bool {
+    info.audience.is_some() || info.tenant_id.is_some() || info.expires_at.is_some()
+}
+
 /// The live connection.
 pub struct Live {
     env: BTreeMap<String, String>,
@@ -222,6 +228,7 @@ impl Connection for Live {
                     roles: info.roles.clone(),
                     scopes: info.scopes.clone(),
                     expires_at: token.expires_at,
+                    readable: readable(&info),
                 },
             };
             let client = api::Client::new(self.http.clone(), tokens, self.options.clone());
@@ -246,6 +253,7 @@ impl Connection for Live {
                 roles: token.info.roles.clone(),
                 scopes: token.info.scopes.clone(),
                 expires_at: token.expires_at,
+                readable: readable(&token.info),
             })
         })
     }

@@ -98,13 +98,19 @@ fn status_word(s: Status, colour: bool) -> String {
     paint(colour, code, &format!("{word:<8}"))
 }
 
+fn plural(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 fn detail(s: &StepReport) -> String {
     let mut parts = Vec::new();
     if let Some(c) = s.count {
-        parts.push(match s.kind {
-            "hunt" => format!("{c} rows"),
-            _ => format!("{c} items"),
-        });
+        let noun = if s.kind == "hunt" { "row" } else { "item" };
+        parts.push(plural(c, noun));
     }
     if s.truncated == Some(true) {
         parts.push("truncated at the service's limit".to_string());
@@ -113,7 +119,7 @@ fn detail(s: &StepReport) -> String {
         parts.push(format!("{} bytes to {}", w.bytes, w.path));
     }
     if !s.iterations.is_empty() {
-        parts.push(format!("{} iterations", s.iterations.len()));
+        parts.push(plural(s.iterations.len() as u64, "iteration"));
     }
     if !s.would_send.is_empty() {
         parts.push(format!(
@@ -135,11 +141,15 @@ fn detail(s: &StepReport) -> String {
 
 fn step_lines(steps: &[StepReport], depth: usize, colour: bool, out: &mut String) {
     for s in steps {
-        let who = match (&s.id, &s.name) {
+        let mut who = match (&s.id, &s.name) {
             (Some(id), _) => id.clone(),
             (None, Some(n)) => n.clone(),
             (None, None) => s.route.clone(),
         };
+        // Keep the columns aligned: long names are cut (the report has them whole).
+        if who.chars().count() > 24 {
+            who = who.chars().take(23).chain(std::iter::once('…')).collect();
+        }
         let indent = "  ".repeat(depth + 1);
         let time = if s.status == Status::Skipped {
             String::new()
@@ -200,7 +210,32 @@ pub fn summary(report: &RunReport, colour: bool) -> String {
         report.api.retries,
         report.api.throttled
     );
+    let mut files = Vec::new();
+    files_written(&report.steps, &mut files);
+    let verb = if report.dry_run {
+        "would write"
+    } else {
+        "wrote"
+    };
+    for w in files {
+        let _ = writeln!(out, "  {verb} {} ({} bytes)", w.path, w.bytes);
+    }
     out
+}
+
+fn files_written<'r>(steps: &'r [StepReport], out: &mut Vec<&'r super::report::Written>) {
+    for s in steps {
+        if let Some(w) = &s.written
+            && w.path != "-"
+            && !out.iter().any(|o| o.path == w.path)
+        {
+            out.push(w);
+        }
+        files_written(&s.steps, out);
+        for it in &s.iterations {
+            files_written(&it.steps, out);
+        }
+    }
 }
 
 /// The `--report` file's text.

@@ -855,3 +855,46 @@ async fn filtered_hunt_rows_stay_rows_and_csv_keeps_the_schema_order() {
         "B,A\n2,'=x\n5,z\n"
     );
 }
+
+#[tokio::test]
+async fn an_opaque_token_skips_the_preflight_instead_of_failing_it() {
+    let p = playbook(&format!("{LOGIN}  - id: hunt\n    hunt:\n      query: X\n"));
+    let fake = Arc::new(hunting(json!([])).roles("graph", &[]).opaque());
+    let r = run(&p, fake.clone()).await;
+    assert_eq!(r.exit(), 0, "{:#?}", r.out.report.error);
+    assert_eq!(fake.calls(), vec!["POST /v1.0/security/runHuntingQuery"]);
+}
+
+#[tokio::test]
+async fn waiting_for_an_action_that_fails_fails_the_step_clearly() {
+    let p = playbook(&format!(
+        "{LOGIN}  - id: scan\n    machine_action:\n      action: run_av_scan\n      machine_id: 0123456789abcdef0123456789abcdef01234567\n      comment: sweep\n      wait: true\n"
+    ));
+    let fake = Arc::new(
+        Fake::new()
+            .route("GET", "/api/machineactions", 200, json!({"value": []}))
+            .route(
+                "POST",
+                "/api/machines/0123456789abcdef0123456789abcdef01234567/runAntiVirusScan",
+                201,
+                json!({"id": "a1", "type": "RunAntiVirusScan", "status": "Pending", "machineId": "0123456789abcdef0123456789abcdef01234567"}),
+            )
+            .route(
+                "GET",
+                "/api/machineactions/a1",
+                200,
+                json!({"id": "a1", "type": "RunAntiVirusScan", "status": "Failed", "machineId": "0123456789abcdef0123456789abcdef01234567"}),
+            ),
+    );
+    let mut o = options();
+    o.allow_actions = true;
+    let r = run_with(&p, fake.clone(), &[], o).await;
+    assert_eq!(r.exit(), 1);
+    assert_eq!(
+        r.error().message,
+        "machine action RunAntiVirusScan a1 on machine 0123456789abcdef0123456789abcdef01234567 ended `Failed`"
+    );
+    let journal = fake.journal.lock().unwrap();
+    let body = journal.iter().find_map(|c| c.body.clone()).unwrap();
+    assert_eq!(body, json!({"Comment": "sweep", "ScanType": "Quick"}));
+}

@@ -202,3 +202,39 @@ impl Case {
             .expect("the run's thread")
     }
 }
+
+impl Case {
+    /// Start the run, send `signal` (`TERM`, `INT`) to it once per delay, and wait for it.
+    pub async fn run_signalled(&self, signal: &str, delays: &[std::time::Duration]) -> Ran {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_huntbook"));
+        cmd.current_dir(self.dir.path()).args(&self.args);
+        for k in SCRUBBED {
+            cmd.env_remove(k);
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let child = cmd.spawn().expect("start huntbook");
+        let pid = child.id().to_string();
+        for d in delays {
+            tokio::time::sleep(*d).await;
+            let _ = std::process::Command::new("kill")
+                .args([&format!("-{signal}"), &pid])
+                .status();
+        }
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+            .await
+            .expect("the run's thread")
+            .expect("wait for huntbook");
+        Ran {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            dir: self.dir.path().to_path_buf(),
+            _keep: self.dir.clone(),
+        }
+    }
+}

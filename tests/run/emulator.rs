@@ -450,3 +450,43 @@ async fn the_example_playbooks_without_response_actions_run_green() {
     }
     assert!(ran >= 5, "ran {ran} examples");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_run_writes_the_report_and_keeps_the_state() {
+    let emu = Emu::start(|c| c.faults = "hunting:slow=20s#2".parse().expect("faults")).await;
+    let playbook = "huntbook: 1\nname: p\nsteps:\n  - authenticate:\n      client_secret: { env: AZURE_CLIENT_SECRET }\n  - id: a\n    hunt: { query: DeviceInfo | take 1 }\n  - id: slow\n    hunt: { query: DeviceInfo | take 2 }\n  - output:\n      path: out/after.txt\n      template: never\n";
+    let started = std::time::Instant::now();
+    let r = Case::new()
+        .file("p.yaml", playbook)
+        .against(&emu, "huntbook-demo")
+        .args(&[
+            "run",
+            "p.yaml",
+            "--report",
+            "r.json",
+            "--state-dir",
+            "state",
+        ])
+        .run_signalled(
+            "TERM",
+            &[Duration::from_millis(1500), Duration::from_millis(300)],
+        )
+        .await;
+    assert_eq!(r.code, 143, "{}", r.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "the second signal stops at once"
+    );
+    let report = r.report("r.json");
+    assert_eq!(report["interrupted"], "sigterm");
+    assert_eq!(report["outcome"], "terminated");
+    assert_eq!(report["steps"][1]["status"], "ok");
+    assert_eq!(report["steps"][2]["status"], "failed");
+    assert_eq!(report["steps"][2]["error"]["kind"], "cancelled");
+    assert_eq!(report["steps"][3]["status"], "skipped");
+    assert!(!r.dir.join("out").exists(), "no output after the signal");
+    assert!(
+        !r.dir.join("state/p.json").exists(),
+        "the state is not advanced"
+    );
+}

@@ -84,6 +84,14 @@ pub(crate) async fn run(cx: &StepCx<'_, '_>, a: &Authenticate) -> Result<Outcome
             grants.push(ctx.conn.grant(p.resource).await?);
         }
     }
+    for g in grants.iter().filter(|g| !g.readable) {
+        tracing::warn!(
+            event = "preflight_skipped",
+            api = crate::engine::connection::audience_name(g.audience),
+            "the {} token is not a JWT: its permissions cannot be checked before the steps run",
+            g.audience.display()
+        );
+    }
     let mut missing: Vec<String> = Vec::new();
     let mut help: Vec<String> = Vec::new();
     for (step, p) in &needed {
@@ -91,9 +99,11 @@ pub(crate) async fn run(cx: &StepCx<'_, '_>, a: &Authenticate) -> Result<Outcome
             AuthContext::Application => &p.application,
             AuthContext::User => &p.delegated,
         };
-        let have = grants
-            .iter()
-            .find(|g| g.audience == p.resource)
+        let grant = grants.iter().find(|g| g.audience == p.resource);
+        if grant.is_some_and(|g| !g.readable) {
+            continue;
+        }
+        let have = grant
             .map(|g| g.permissions(outcome.context))
             .unwrap_or_default();
         if wanted.is_empty() || wanted.iter().any(|w| have.iter().any(|h| h == w)) {
