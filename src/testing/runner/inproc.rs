@@ -78,6 +78,7 @@ fn grant(audience: Resource) -> Grant {
         roles: ALL.iter().map(|s| (*s).to_string()).collect(),
         scopes: ALL.iter().map(|s| (*s).to_string()).collect(),
         expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+        readable: true,
     }
 }
 

@@ -29,6 +29,7 @@ fn grant(audience: Resource) -> Grant {
         ],
         scopes: Vec::new(),
         expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
+        readable: true,
     }
 }
 
