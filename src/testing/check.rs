@@ -20,8 +20,11 @@ use super::spec::{Case, Expect, PathSeg, Tenant, TestFile};
 
 /// The keys of each mapping of the format (the schema test keeps `schema.rs` in step).
 pub mod keys {
+    /// The top level of a test file.
     pub const TOP: &[&str] = &["playbook", "defaults", "cases"];
+    /// `defaults:`.
     pub const DEFAULTS: &[&str] = &["inputs", "env", "tenant", "allow_actions", "timeout"];
+    /// A case.
     pub const CASE: &[&str] = &[
         "name",
         "skip",
@@ -33,6 +36,7 @@ pub mod keys {
         "steps",
         "expect",
     ];
+    /// `tenant:`.
     pub const TENANT: &[&str] = &[
         "seed",
         "rows",
@@ -44,14 +48,21 @@ pub mod keys {
     ];
     /// The parts of an inline tenant description (`docs/emulator-data.md`).
     pub const DATA: &[&str] = &["apps", "users", "devices", "people", "incidents", "tables"];
+    /// A per-step fixture.
     pub const FIXTURE: &[&str] = &["results", "schema", "response", "status", "fault"];
+    /// `expect:`.
     pub const EXPECT: &[&str] = &[
         "exit", "steps", "outputs", "files", "stdout", "error", "actions",
     ];
+    /// `expect.steps.<id>` as a mapping.
     pub const STEP_EXPECT: &[&str] = &["status", "count", "error"];
+    /// The checks every value expectation shares.
     pub const MATCHERS: &[&str] = &["equals", "contains", "matches", "exists", "length"];
+    /// How an output expectation selects (with the matchers).
     pub const OUTPUT_SELECT: &[&str] = &["path", "jsonpath"];
+    /// How a file expectation selects (with the matchers).
     pub const FILE_SELECT: &[&str] = &["path", "jsonpath"];
+    /// `expect.actions`.
     pub const ACTIONS: &[&str] = &[
         "isolated",
         "unisolated",

@@ -23,7 +23,9 @@ pub struct Failure {
     pub span: Span,
     /// What was checked, e.g. "exit code", "step `report`", "file `reports/*.md`".
     pub what: String,
+    /// What the expectation wanted, for people.
     pub expected: String,
+    /// What the run did instead.
     pub actual: String,
     /// More context: the run's error, the files written, a diff.
     pub notes: Vec<String>,

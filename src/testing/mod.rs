@@ -39,10 +39,13 @@ pub fn is_test_file(path: &Path) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DiscoverError {
     #[error("`{0}` does not exist")]
+    /// A path that is neither a file nor a folder.
     Missing(String),
     #[error("`{0}` is a playbook without a test file: expected `{1}` beside it")]
+    /// A playbook given without its `NAME.test.yaml` beside it (the path, the test file looked for).
     NoTestFile(String, String),
     #[error("`{0}` holds no `*.test.yaml` file")]
+    /// A folder without any test file below it.
     EmptyFolder(String),
 }
 

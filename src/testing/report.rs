@@ -167,8 +167,11 @@ fn indent(s: &str, by: usize) -> String {
 /// Counts of a set of results.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Totals {
+    /// Cases that met every expectation.
     pub passed: usize,
+    /// Cases that did not, or could not run.
     pub failed: usize,
+    /// Cases with `skip:`.
     pub skipped: usize,
 }
 
@@ -249,6 +252,7 @@ pub fn xml_escape(s: &str) -> String {
 /// A test file that could not be loaded, for the JUnit report.
 #[derive(Debug, Clone)]
 pub struct InvalidFile {
+    /// The test file, as found.
     pub path: String,
     /// The rendered diagnostics.
     pub message: String,

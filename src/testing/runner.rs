@@ -22,6 +22,7 @@ use super::spec::{Case, TestFile};
 /// How a case ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
+    /// Every expectation held.
     Passed,
     /// Expectations the run did not meet.
     Failed(Vec<Failure>),
@@ -38,8 +39,11 @@ pub struct CaseResult {
     pub file: usize,
     /// Index of the case in its file.
     pub case: usize,
+    /// The case's `name`.
     pub name: String,
+    /// How it ended.
     pub outcome: Outcome,
+    /// How long it took, set-up included.
     pub duration: Duration,
 }
 

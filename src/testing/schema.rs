@@ -110,6 +110,7 @@ pub struct RawFixture {
 #[derive(JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawColumn {
+    /// The column name.
     pub name: String,
     /// `String`, `Int64`, `Real`, `Boolean`, `DateTime`, `Dynamic`, …
     #[serde(rename = "type")]
@@ -149,6 +150,7 @@ pub struct RawExpect {
 #[derive(JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawStepExpect {
+    /// `ok`, `changed`, `skipped` or `failed`.
     pub status: Option<StatusName>,
     /// Rows, items or incidents the step produced.
     #[schemars(range(min = 0))]
@@ -182,11 +184,16 @@ pub struct RawOutputExpect {
     pub path: Option<String>,
     /// An RFC 9535 JSONPath over `{"steps": …, "vars": …}`.
     pub jsonpath: Option<String>,
+    /// Equal (as JSON; `3` equals `3.0`).
     pub equals: Option<serde_json::Value>,
+    /// A substring, a list element, a mapping key.
     pub contains: Option<serde_json::Value>,
+    /// A regular expression found in the value.
     pub matches: Option<String>,
+    /// There is a value (`true`) or none (`false`).
     pub exists: Option<bool>,
     #[schemars(range(min = 0))]
+    /// Elements, characters or keys.
     pub length: Option<u64>,
 }
 
@@ -198,11 +205,16 @@ pub struct RawFileExpect {
     pub path: String,
     /// Select inside the file, read as JSON (JSON Lines and CSV as a list of rows).
     pub jsonpath: Option<String>,
+    /// Equal: the whole content as text, or the selected JSON value.
     pub equals: Option<serde_json::Value>,
+    /// A substring, a list element, a mapping key.
     pub contains: Option<serde_json::Value>,
+    /// A regular expression found in the content or value.
     pub matches: Option<String>,
+    /// The file (or the selected value) is there, or not.
     pub exists: Option<bool>,
     #[schemars(range(min = 0))]
+    /// Elements, characters or keys.
     pub length: Option<u64>,
 }
 
@@ -211,14 +223,23 @@ pub struct RawFileExpect {
 #[derive(JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawActions {
+    /// Machines isolated (by DNS name, first label or MDE id).
     pub isolated: Option<Vec<String>>,
+    /// Machines released from isolation.
     pub unisolated: Option<Vec<String>>,
+    /// Machines that got an antivirus scan.
     pub scanned: Option<Vec<String>>,
+    /// Machines whose investigation package was collected.
     pub collected: Option<Vec<String>>,
+    /// Machines whose code execution was restricted.
     pub restricted: Option<Vec<String>>,
+    /// Machines whose code execution was unrestricted.
     pub unrestricted: Option<Vec<String>>,
+    /// Machines where a file was stopped and quarantined.
     pub quarantined: Option<Vec<String>>,
+    /// Incidents updated or commented (Graph or Defender XDR ids).
     pub incidents_updated: Option<Vec<IdSchema>>,
+    /// Alerts updated or commented.
     pub alerts_updated: Option<Vec<String>>,
     /// Write requests (POST, PATCH) received, whatever their outcome.
     #[schemars(range(min = 0))]

@@ -31,6 +31,7 @@ pub struct TestFile {
 /// One test case: a set-up, one run of the playbook, and what the run must have done.
 #[derive(Debug, Clone)]
 pub struct Case {
+    /// The case's one-line description (unique in its file).
     pub name: String,
     /// The case's `name:` value: where its one-line result and run-level failures point.
     pub span: Span,
@@ -40,11 +41,13 @@ pub struct Case {
     pub inputs: Vec<String>,
     /// Extra variables in the run's environment (on top of the emulator's credentials).
     pub env: BTreeMap<String, String>,
+    /// The emulator the case runs against.
     pub tenant: Tenant,
     /// `allow_actions:` — as `huntbook run --allow-actions`.
     pub allow_actions: bool,
     /// Per-step fixtures, by step id.
     pub fixtures: BTreeMap<String, Fixture>,
+    /// What the run must have done.
     pub expect: Expect,
     /// The longest the case may take before it fails as hung.
     pub timeout: Duration,
@@ -120,12 +123,16 @@ impl Fault {
 pub enum Fixture {
     /// A hunt's rows (and optionally its schema; inferred from the rows when absent).
     Results {
+        /// The rows, as JSON objects.
         rows: Vec<serde_json::Value>,
+        /// The columns (`{name, type}`); `None`: inferred from the rows.
         schema: Option<Vec<serde_json::Value>>,
     },
     /// Every call of the step answers with this status and JSON body.
     Response {
+        /// The HTTP status.
         status: u16,
+        /// The JSON body (`null`: empty).
         body: serde_json::Value,
     },
     /// Every call of the step fails this way.
@@ -138,8 +145,11 @@ pub struct Expect {
     /// The exit code `huntbook run` would have ended with (default 0), and where it is written
     /// (the case's name when defaulted).
     pub exit: (u8, Span),
+    /// `expect.steps`, in file order.
     pub steps: Vec<StepExpect>,
+    /// `expect.outputs`.
     pub outputs: Vec<OutputExpect>,
+    /// `expect.files`.
     pub files: Vec<FileExpect>,
     /// What `output` steps without a `path` wrote.
     pub stdout: Option<Matchers>,
@@ -152,10 +162,13 @@ pub struct Expect {
 /// `expect.steps.<id>`.
 #[derive(Debug, Clone)]
 pub struct StepExpect {
+    /// The step id.
     pub id: String,
     /// The `<id>:` key.
     pub span: Span,
+    /// The status it must have ended with, and where that is written.
     pub status: Option<(Status, Span)>,
+    /// The rows or items it must have produced, and where that is written.
     pub count: Option<(u64, Span)>,
     /// Matchers on the step's error message.
     pub error: Option<Matchers>,
@@ -166,13 +179,16 @@ pub struct StepExpect {
 pub struct Matchers {
     /// The mapping that holds them.
     pub span: Span,
+    /// The checks, in file order.
     pub checks: Vec<Check>,
 }
 
 /// One check, with the span of its key and value.
 #[derive(Debug, Clone)]
 pub struct Check {
+    /// The check's key and value.
     pub span: Span,
+    /// What it checks.
     pub kind: CheckKind,
 }
 
@@ -208,7 +224,9 @@ impl CheckKind {
 /// One segment of an output path (`steps.hunt.results[0].DeviceName`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PathSeg {
+    /// A mapping key.
     Key(String),
+    /// A list index.
     Index(usize),
 }
 
@@ -235,33 +253,47 @@ impl Selector {
 /// `expect.outputs[]`.
 #[derive(Debug, Clone)]
 pub struct OutputExpect {
+    /// The expectation's mapping.
     pub span: Span,
+    /// Which value.
     pub selector: Selector,
+    /// What must hold of it.
     pub matchers: Matchers,
 }
 
 /// `expect.files[]`.
 #[derive(Debug, Clone)]
 pub struct FileExpect {
+    /// The expectation's mapping.
     pub span: Span,
     /// A glob relative to the run's working directory (`*`, `?`, `**`).
     pub glob: String,
     /// Select inside the file, parsed as JSON (JSON Lines and CSV as a list of rows).
     pub jsonpath: Option<JsonPath>,
+    /// What must hold of each matching file (or of the selected value).
     pub matchers: Matchers,
 }
 
 /// A kind of write request, as `expect.actions` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ActionKind {
+    /// `isolated`: `POST /api/machines/{id}/isolate`.
     Isolated,
+    /// `unisolated`: `…/unisolate`.
     Unisolated,
+    /// `scanned`: `…/runAntiVirusScan`.
     Scanned,
+    /// `collected`: `…/collectInvestigationPackage`.
     Collected,
+    /// `restricted`: `…/restrictCodeExecution`.
     Restricted,
+    /// `unrestricted`: `…/unrestrictCodeExecution`.
     Unrestricted,
+    /// `quarantined`: `…/StopAndQuarantineFile`.
     Quarantined,
+    /// `incidents_updated`: an incident `PATCH`, or a comment posted to one.
     IncidentsUpdated,
+    /// `alerts_updated`: an alert `PATCH`, or a comment posted to one.
     AlertsUpdated,
 }
 
@@ -303,10 +335,18 @@ impl ActionKind {
 pub enum ActionExpect {
     /// Exactly these targets got this kind of request, accepted (2xx).
     Targets {
+        /// Which kind of request.
         kind: ActionKind,
+        /// The key in the test file.
         span: Span,
+        /// The machines (or ids) as written, each with its span.
         targets: Vec<(String, Span)>,
     },
     /// The number of write requests received, whatever their outcome.
-    Writes { count: u64, span: Span },
+    Writes {
+        /// How many.
+        count: u64,
+        /// Where the number is written.
+        span: Span,
+    },
 }
