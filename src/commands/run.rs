@@ -356,6 +356,9 @@ pub fn emulator_environment(
     set("HUNTBOOK_API_URL", &info.defender_url);
     set("HUNTBOOK_ENDPOINT_URL", &info.endpoint_url);
     set("AZURE_TENANT_ID", &info.tenant_id);
+    // Demo sign-ins must not touch the user's real refresh-token cache.
+    let cache = info.work_dir.join("token-cache.json");
+    set(crate::auth::TOKEN_CACHE_VAR, &cache.display().to_string());
     let demo = info.app("huntbook-demo");
     if let Some(app) = demo {
         set("AZURE_CLIENT_ID", &app.client_id);
