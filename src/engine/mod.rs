@@ -104,7 +104,16 @@ pub type Stdout = Arc<Mutex<Box<dyn Write + Send>>>;
 /// What a run leaves behind.
 #[derive(Debug, Clone)]
 pub struct RunOutput {
+    /// The record of what the run did.
     pub report: RunReport,
+    /// `steps` as the run's top level left it: a map of step id to that step's outputs, for
+    /// every top-level step with an id that ran (a failed one included, with its `error`) —
+    /// also when the run stopped early. Values are shared handles, never copies: a hunt's
+    /// rows stay rows until someone converts them ([`crate::template::value::to_json`]).
+    pub steps: Value,
+    /// `vars` as the run's top level left it (a `set` inside a block included, as the
+    /// language makes it visible after the block).
+    pub vars: Value,
 }
 
 /// Runs playbooks through one connection.
@@ -215,7 +224,8 @@ impl Engine {
         self.cancel.clone()
     }
 
-    /// Run `playbook` with `inputs`. Never fails: every failure is in the report. With a
+    /// Run `playbook` with `inputs`. Never fails: every failure is in the report, and the
+    /// final top-level `steps` and `vars` come back beside it however the run ended. With a
     /// `state` store (opened, so locked, for this run), `state.*` reads it, `filter.dedupe`
     /// remembers keys in it, and it is saved when — and only when — the run succeeds and is
     /// not a dry run.
@@ -273,6 +283,10 @@ impl Engine {
         );
         let root = Frame::root();
         let seq = flow::run_sequence(&ctx, &root, &playbook.steps, ("", "")).await;
+        // The scope a template after the last step would see; building it copies handles.
+        let last = root.scope(&ctx.run);
+        let steps = last.get_attr("steps").unwrap_or_default();
+        let vars = last.get_attr("vars").unwrap_or_default();
         let mut api = CallStats::default();
         for s in &seq.reports {
             api.merge(&s.api);
@@ -318,7 +332,11 @@ impl Engine {
             throttled = report.api.throttled,
             "run of {} ended: {}", playbook.name, report.outcome
         );
-        RunOutput { report }
+        RunOutput {
+            report,
+            steps,
+            vars,
+        }
     }
 }
 

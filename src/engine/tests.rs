@@ -898,3 +898,26 @@ async fn waiting_for_an_action_that_fails_fails_the_step_clearly() {
     let body = journal.iter().find_map(|c| c.body.clone()).unwrap();
     assert_eq!(body, json!({"Comment": "sweep", "ScanType": "Quick"}));
 }
+
+#[tokio::test]
+async fn the_final_steps_and_vars_come_back_when_the_run_stops_at_a_failed_assert() {
+    let p = playbook(&format!(
+        "{LOGIN}  - id: hunt\n    hunt:\n      query: T | take 2\n  - id: blk\n    steps:\n      - set: {{ seen: \"{{{{ steps.hunt.count }}}}\" }}\n  - id: gate\n    assert:\n      that: [steps.hunt.count == 0]\n  - id: never\n    set: {{ late: 1 }}\n"
+    ));
+    let fake = Arc::new(hunting(json!([
+        {"DeviceName": "a", "AccountName": "x"},
+        {"DeviceName": "b", "AccountName": "y"}
+    ])));
+    let r = run(&p, fake).await;
+    assert_eq!(r.exit(), 3);
+    let steps = crate::template::value::to_json(&r.out.steps).unwrap();
+    let vars = crate::template::value::to_json(&r.out.vars).unwrap();
+    assert_eq!(steps["hunt"]["count"], json!(2));
+    assert_eq!(steps["hunt"]["results"][1]["DeviceName"], json!("b"));
+    assert_eq!(steps["gate"]["outcome"], json!("failed"));
+    assert!(steps["gate"]["error"].is_string(), "{steps:#}");
+    // A step the run never reached has no outputs, and its `set` never happened.
+    assert!(steps.get("never").is_none(), "{steps:#}");
+    // A `set` inside a block stays visible after it.
+    assert_eq!(vars, json!({"seen": 2}));
+}

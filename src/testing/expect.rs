@@ -32,7 +32,7 @@ pub struct Failure {
 }
 
 /// What a case's run did, as far as expectations can see.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Observed {
     /// The exit code `huntbook run` would have ended with.
     pub exit: u8,
@@ -40,12 +40,28 @@ pub struct Observed {
     pub refused: Option<String>,
     /// The run report, when the run started.
     pub report: Option<RunReport>,
-    /// `{"steps": …, "vars": …}` at the end of the run; `None` when the run stopped early.
-    pub outputs: Option<Value>,
+    /// `{"steps": …, "vars": …}` as the run left them — at its end, or where it stopped
+    /// (a failed step's outputs included). `Err` says why there are none, e.g. "the run did
+    /// not start".
+    pub outputs: Result<Value, String>,
     /// What `output` steps without a `path` wrote.
     pub stdout: String,
     /// Write requests the emulator received, in order.
     pub journal: Vec<JournalEntry>,
+}
+
+impl Default for Observed {
+    /// A run that did not start: exit 0, nothing observed.
+    fn default() -> Observed {
+        Observed {
+            exit: 0,
+            refused: None,
+            report: None,
+            outputs: Err("the run did not start".to_string()),
+            stdout: String::new(),
+            journal: Vec::new(),
+        }
+    }
 }
 
 /// Resolves a machine name or id to `(id, name)` in the case's tenant.
@@ -73,7 +89,7 @@ pub fn evaluate(
     for s in &x.steps {
         step(s, seen, &mut out);
     }
-    if let (None, Some(first)) = (&seen.outputs, x.outputs.first()) {
+    if let (Err(why), Some(first)) = (&seen.outputs, x.outputs.first()) {
         // One failure for them all: the cause is the same.
         let n = x.outputs.len();
         out.push(Failure {
@@ -84,12 +100,16 @@ pub fn evaluate(
                 format!("outputs (`{}` and {} more)", first.selector.text(), n - 1)
             },
             expected: "the run's outputs".into(),
-            actual: "none: the run stopped before its end, so its outputs were not captured".into(),
-            notes: Vec::new(),
+            actual: format!("none: {why}"),
+            notes: seen
+                .refused
+                .iter()
+                .map(|r| format!("why it did not start: {r}"))
+                .collect(),
         });
     }
     for o in &x.outputs {
-        let Some(doc) = &seen.outputs else {
+        let Ok(doc) = &seen.outputs else {
             continue;
         };
         let subject = match &o.selector {

@@ -274,7 +274,7 @@ fn outputs_by_path_and_jsonpath() {
         },
     ];
     let seen = Observed {
-        outputs: Some(doc.clone()),
+        outputs: Ok(doc.clone()),
         ..Observed::default()
     };
     let f = run(&case(x), &seen);
@@ -289,7 +289,7 @@ fn outputs_by_path_and_jsonpath() {
     let f = run(
         &case(x),
         &Observed {
-            outputs: Some(doc),
+            outputs: Ok(doc),
             ..Observed::default()
         },
     );
@@ -320,18 +320,25 @@ fn outputs_by_path_and_jsonpath() {
 }
 
 #[test]
-fn outputs_of_a_run_that_stopped_are_not_available() {
+fn outputs_of_a_run_that_did_not_start_are_not_available() {
     let mut x = expect();
     x.outputs = vec![output(
         "steps.hunt.count",
         vec![CheckKind::Equals(json!(1))],
     )];
-    let f = run(&case(x.clone()), &Observed::default());
-    assert_eq!(f.len(), 1);
-    assert!(
-        f[0].actual.contains("stopped before its end"),
-        "{}",
-        f[0].actual
+    let refused = Observed {
+        exit: 2,
+        refused: Some("bad inputs: `n` must be an integer".into()),
+        ..Observed::default()
+    };
+    let mut c = case(x.clone());
+    c.expect.exit.0 = 2;
+    let f = run(&c, &refused);
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].actual, "none: the run did not start");
+    assert_eq!(
+        f[0].notes,
+        vec!["why it did not start: bad inputs: `n` must be an integer"]
     );
     assert_eq!(f[0].what, "output `steps.hunt.count`");
     // Several output expectations make one failure: they fail for one reason.

@@ -11,6 +11,7 @@ use crate::playbook::{Api, AuthContext, Choice as _, Resource};
 use crate::testing::spec::TestFile;
 use bytes::Bytes;
 use serde_json::json;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Answers like the emulator would for the few calls these playbooks make.
@@ -266,6 +267,38 @@ async fn a_fault_fixture_fails_the_step_as_the_service_would() {
 }
 
 #[tokio::test]
+async fn the_outputs_of_a_run_that_stopped_are_checked_as_it_left_them() {
+    let test = format!(
+        r#"cases:
+  - name: the isolation is refused
+    allow_actions: true{HITS}      isolate: {{ fault: forbidden }}
+    expect:
+      exit: 4
+      steps: {{ isolate: failed, report: skipped }}
+      outputs:
+        - {{ path: steps.bad.count, equals: 1 }}
+        - {{ path: vars.names, equals: [ws-003.corp.contoso.example] }}
+        - {{ path: steps.isolate.outcome, equals: failed }}
+        - {{ path: steps.isolate.error, matches: 'HTTP 403' }}
+        - {{ path: steps.report, exists: false }}
+"#
+    );
+    let r = run_one(&test, ScriptedBackend::default()).await;
+    assert_eq!(r.outcome, Outcome::Passed, "{r:#?}");
+    // And a wrong expectation about them fails on the value, not for want of outputs.
+    let wrong = test.replace("steps.bad.count, equals: 1", "steps.bad.count, equals: 2");
+    let r = run_one(&wrong, ScriptedBackend::default()).await;
+    let Outcome::Failed(f) = &r.outcome else {
+        panic!("{r:#?}")
+    };
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(
+        (f[0].what.as_str(), f[0].actual.as_str()),
+        ("output `steps.bad.count`: `equals`", "1")
+    );
+}
+
+#[tokio::test]
 async fn response_actions_need_allow_actions_as_with_run() {
     let test = r#"cases:
   - name: not allowed
@@ -342,13 +375,6 @@ async fn results_come_back_in_file_order_whatever_finishes_first() {
         results.iter().all(|r| r.outcome == Outcome::Passed),
         "{results:#?}"
     );
-}
-
-#[test]
-fn the_capture_step_is_a_valid_output_step() {
-    let s = capture_step(Path::new("/tmp/x \"y\".json"), "steps[9]".into()).expect("step");
-    assert_eq!(s.route, "steps[9]");
-    assert_eq!(s.kind.name().as_str(), "output");
 }
 
 /// The example playbooks' own test files, every case, against the case's real emulator APIs
