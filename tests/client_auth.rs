@@ -387,6 +387,7 @@ fn fast_polling() -> PollTiming {
     PollTiming {
         interval_override: Some(Duration::from_millis(5)),
         slow_down_step: Duration::from_millis(5),
+        ..PollTiming::default()
     }
 }
 

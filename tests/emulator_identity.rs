@@ -832,7 +832,7 @@ async fn device_code_is_pending_until_approved_over_http() {
         assert!(dc[field].is_string(), "{field}");
     }
     assert_eq!(dc["expires_in"], 900);
-    assert_eq!(dc["interval"], 1);
+    assert_eq!(dc["interval"], 0);
     let user_code = dc["user_code"].as_str().unwrap();
     assert!(dc["message"].as_str().unwrap().contains(user_code));
     let device_code = dc["device_code"].as_str().unwrap();

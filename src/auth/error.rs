@@ -248,6 +248,13 @@ pub enum AuthError {
     /// The endpoint configuration is invalid.
     #[error(transparent)]
     Endpoint(#[from] EndpointError),
+    /// A setting from the run's environment has a value that cannot be used.
+    #[error("{setting}: `{value}` {reason}")]
+    InvalidSetting {
+        setting: &'static str,
+        value: String,
+        reason: String,
+    },
     /// The certificate file cannot be used.
     #[error(transparent)]
     Certificate(#[from] CertificateError),
@@ -285,7 +292,9 @@ impl AuthError {
     #[must_use]
     pub fn exit_status(&self) -> ExitStatus {
         match self {
-            AuthError::Missing { .. } | AuthError::Endpoint(_) => ExitStatus::Invalid,
+            AuthError::Missing { .. }
+            | AuthError::Endpoint(_)
+            | AuthError::InvalidSetting { .. } => ExitStatus::Invalid,
             AuthError::Certificate(_)
             | AuthError::DeviceCode(_)
             | AuthError::LoginRequired { .. }

@@ -64,11 +64,28 @@ pub struct DeviceCodePrompt {
 /// Receives the device-code prompt (the CLI prints it to stderr).
 pub type PromptFn = Arc<dyn Fn(&DeviceCodePrompt) + Send + Sync>;
 
-/// Polling cadence of the device-code flow. Tests shorten it; production uses the server's.
+/// The run's environment variable that lowers the device-code polling floor
+/// ([`PollTiming::min_interval`]) — a duration (`0s`, `50ms`). Honoured only when the identity
+/// platform is on loopback (the emulator): `run --emulator` and `huntbook test` set it to `0s`
+/// so a sign-in polls at the emulator's announced interval. A real tenant's sign-in keeps the
+/// 1 s floor whatever it says.
+pub const POLL_FLOOR_VAR: &str = "HUNTBOOK_DEVICE_CODE_MIN_INTERVAL";
+
+/// The interval when the server announces none (RFC 8628 §3.2: 5 seconds).
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The polling floor of real sign-ins: a server announcing no interval at all must not make
+/// us hammer it. Microsoft announces 5 s, so it never binds there.
+const DEFAULT_FLOOR: Duration = Duration::from_secs(1);
+
+/// Polling cadence of the device-code flow: the server's announced `interval`, never below
+/// `min_interval`, plus `slow_down_step` on each `slow_down`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PollTiming {
     /// Use this interval instead of the server's `interval` (tests).
     pub interval_override: Option<Duration>,
+    /// The shortest interval honoured from the server (1 s; lower only against the emulator).
+    pub min_interval: Duration,
     /// Added to the interval on each `slow_down` (RFC 8628 §3.5: 5 seconds).
     pub slow_down_step: Duration,
 }
@@ -77,8 +94,49 @@ impl Default for PollTiming {
     fn default() -> PollTiming {
         PollTiming {
             interval_override: None,
+            min_interval: DEFAULT_FLOOR,
             slow_down_step: Duration::from_secs(5),
         }
+    }
+}
+
+impl PollTiming {
+    /// The timing of a run whose identity platform is at `login`: the default, with the floor
+    /// lowered to [`POLL_FLOOR_VAR`] when that is set and `login` is loopback. Set against any
+    /// other host, it is ignored with a warning.
+    ///
+    /// # Errors
+    /// When [`POLL_FLOOR_VAR`] is not a duration.
+    pub fn for_login(env: &super::EnvVars, login: &url::Url) -> Result<PollTiming, AuthError> {
+        let mut timing = PollTiming::default();
+        let Some(text) = env.get(POLL_FLOOR_VAR).filter(|v| !v.trim().is_empty()) else {
+            return Ok(timing);
+        };
+        let floor = crate::template::types::parse_duration(text).map_err(|e| {
+            AuthError::InvalidSetting {
+                setting: POLL_FLOOR_VAR,
+                value: text.clone(),
+                reason: format!("is not a duration: {e}"),
+            }
+        })?;
+        if super::endpoints::is_loopback(login) {
+            timing.min_interval = floor;
+        } else if floor < timing.min_interval {
+            tracing::warn!(
+                setting = POLL_FLOOR_VAR,
+                login = %display_url(login),
+                "{POLL_FLOOR_VAR} is ignored: it lowers the device-code polling floor only for an identity platform on loopback (the emulator)"
+            );
+        } else {
+            timing.min_interval = floor;
+        }
+        Ok(timing)
+    }
+
+    /// The interval before the first poll, from the server's announced `interval`.
+    pub(crate) fn first_interval(&self, announced: Option<Duration>) -> Duration {
+        self.interval_override
+            .unwrap_or_else(|| announced.unwrap_or(DEFAULT_INTERVAL).max(self.min_interval))
     }
 }
 
@@ -368,11 +426,7 @@ impl TokenClient {
             .or(raw.verification_url)
             .unwrap_or_else(|| "https://microsoft.com/devicelogin".to_string());
         let expires_in = seconds(raw.expires_in.as_ref()).unwrap_or(Duration::from_secs(900));
-        let mut interval = timing
-            .interval_override
-            // A server asking for no interval at all would make us hammer it: 1 s at least.
-            .or_else(|| seconds(raw.interval.as_ref()).map(|d| d.max(Duration::from_secs(1))))
-            .unwrap_or(Duration::from_secs(5));
+        let mut interval = timing.first_interval(seconds(raw.interval.as_ref()));
         let message = raw.message.unwrap_or_else(|| {
             format!(
                 "To sign in, use a web browser to open the page {verification_uri} and enter the code {} to authenticate.",
@@ -489,6 +543,54 @@ mod tests {
         let msg = err.map(|e| format!("{e} {e:?}")).unwrap_or_default();
         assert!(!msg.contains("leaky-token-123"), "{msg}");
         assert!(parse_grant(&url, br#"{"token_type":"Bearer"}"#).is_err());
+    }
+
+    #[test]
+    fn the_announced_interval_is_honoured_above_the_floor() {
+        let real = PollTiming::default();
+        let secs = Duration::from_secs;
+        assert_eq!(real.first_interval(Some(secs(5))), secs(5));
+        assert_eq!(real.first_interval(Some(secs(0))), secs(1));
+        assert_eq!(real.first_interval(None), secs(5));
+        let emulator = PollTiming {
+            min_interval: Duration::ZERO,
+            ..real
+        };
+        assert_eq!(emulator.first_interval(Some(secs(0))), Duration::ZERO);
+        assert_eq!(emulator.first_interval(Some(secs(2))), secs(2));
+        // No announcement means the RFC's 5 s even without a floor.
+        assert_eq!(emulator.first_interval(None), secs(5));
+        // `slow_down` still adds its full step to a zero interval.
+        assert_eq!(
+            next_poll("slow_down", Duration::ZERO, &emulator),
+            PollNext::Continue(secs(5))
+        );
+    }
+
+    #[test]
+    fn the_floor_is_lowered_only_for_a_loopback_identity_platform() {
+        let env =
+            |v: &str| crate::auth::EnvVars::from([(POLL_FLOOR_VAR.to_string(), v.to_string())]);
+        let local = url::Url::parse("http://127.0.0.1:8400").unwrap();
+        let real = url::Url::parse("https://login.microsoftonline.com").unwrap();
+        let floor = |env, url| PollTiming::for_login(&env, url).unwrap().min_interval;
+        assert_eq!(floor(env("0s"), &local), Duration::ZERO);
+        assert_eq!(floor(env("250ms"), &local), Duration::from_millis(250));
+        assert_eq!(floor(env("0s"), &real), Duration::from_secs(1));
+        // Raising it is always allowed; unset or empty keeps the default.
+        assert_eq!(floor(env("3s"), &real), Duration::from_secs(3));
+        assert_eq!(floor(env(" "), &local), Duration::from_secs(1));
+        assert_eq!(
+            floor(crate::auth::EnvVars::new(), &local),
+            Duration::from_secs(1)
+        );
+        let e = PollTiming::for_login(&env("fast"), &local).unwrap_err();
+        assert_eq!(e.exit_status(), crate::exit::ExitStatus::Invalid);
+        assert!(
+            e.to_string()
+                .starts_with("HUNTBOOK_DEVICE_CODE_MIN_INTERVAL: `fast` is not a duration"),
+            "{e}"
+        );
     }
 
     #[test]

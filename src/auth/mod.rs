@@ -36,7 +36,7 @@ pub use cache::{Account, CacheEntry, CacheSummary, TokenCache};
 pub use certificate::{AssertionAlgorithm, CertificateError, ClientCertificate};
 pub use endpoints::{Cloud, EndpointError, Endpoints, EnvVars, env_from_process, is_loopback};
 pub use error::{AuthError, DeviceCodeError, EntraError};
-pub use flows::{DeviceCodePrompt, PollTiming, PromptFn};
+pub use flows::{DeviceCodePrompt, POLL_FLOOR_VAR, PollTiming, PromptFn};
 pub use permissions::Requirement;
 pub use store::{
     AuthConfig, AuthContext, AuthSettings, Credential, DeviceCodeLogin, TokenStore,

@@ -190,7 +190,7 @@ impl AuthSettings {
                 Credential::DeviceCode(DeviceCodeLogin {
                     cache,
                     prompt,
-                    timing: PollTiming::default(),
+                    timing: PollTiming::for_login(env, &endpoints.login)?,
                 })
             }
         } else if let Some(secret) = self.client_secret {

@@ -168,7 +168,8 @@ fn login_emulator(args: &AuthLoginArgs) -> ExitStatus {
     let failed = |e: &dyn std::fmt::Display, status| (e.to_string(), status);
     let result = rt.block_on(async {
         let emu = Emulator::start(EmulatorConfig {
-            // Announce a 1 s interval instead of 5: the emulator approves on the third poll.
+            // Announce no interval instead of 5: the client polls once a second (its floor) and
+            // the emulator approves on the third poll.
             device_code_interval: std::time::Duration::ZERO,
             ..EmulatorConfig::default()
         })

@@ -359,6 +359,8 @@ pub fn emulator_environment(
     // Demo sign-ins must not touch the user's real refresh-token cache.
     let cache = info.work_dir.join("token-cache.json");
     set(crate::auth::TOKEN_CACHE_VAR, &cache.display().to_string());
+    // Poll a device-code sign-in at the emulator's announced interval (it approves by itself).
+    set(crate::auth::POLL_FLOOR_VAR, "0s");
     let demo = info.app("huntbook-demo");
     if let Some(app) = demo {
         set("AZURE_CLIENT_ID", &app.client_id);

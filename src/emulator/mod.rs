@@ -60,7 +60,9 @@ pub struct EmulatorConfig {
     /// the emulator-only approval endpoint).
     pub device_code_auto_approve: Option<u32>,
     /// The device-code polling `interval` the emulator announces and enforces (`slow_down`
-    /// when polled faster). Zero announces 1 s and enforces nothing, for fast tests.
+    /// when polled faster), in whole seconds (rounded up). Zero announces 0 and enforces
+    /// nothing, for fast tests (huntbook's client still polls at most once a second unless the
+    /// run lowers its floor: `HUNTBOOK_DEVICE_CODE_MIN_INTERVAL`).
     pub device_code_interval: Duration,
     /// How long a device code stays valid (`expires_in`).
     pub device_code_lifetime: Duration,

@@ -91,6 +91,8 @@ mod tests {
             .unwrap();
         assert_eq!(env["HUNTBOOK_GRAPH_URL"], info.graph_url);
         assert_eq!(env["AZURE_TENANT_ID"], info.tenant_id);
+        // Device-code sign-ins poll at the emulator's announced interval, without waiting.
+        assert_eq!(env[crate::auth::POLL_FLOOR_VAR], "0s");
         let demo = info.app("huntbook-demo").unwrap();
         assert_eq!(env["AZURE_CLIENT_ID"], demo.client_id);
         assert_eq!(

@@ -163,7 +163,10 @@ impl IdentityState {
             "To sign in, use a web browser to open the page {uri} and enter the code {user_code} to authenticate."
         );
         let expires_in = settings.expires_in.as_secs();
-        let interval = settings.interval.as_secs().max(1);
+        // Whole seconds, as Entra sends them, rounded up so a client that waits what is
+        // announced is never told to slow down; zero (fast tests) announces zero.
+        let interval =
+            settings.interval.as_secs() + u64::from(settings.interval.subsec_nanos() > 0);
         Ok(match version {
             TokenVersion::V2 => json!({
                 "user_code": user_code,
