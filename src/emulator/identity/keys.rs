@@ -1,8 +1,16 @@
 //! Key material generated at start: the RSA key that signs every issued token (published in the
 //! JWKS with a self-signed certificate, as Entra publishes its keys), and the RSA key plus
 //! self-signed certificate of each certificate-credential app.
+//!
+//! Generating an RSA-2048 key takes 50–100 ms, most of an emulator's start-up. Emulators of one
+//! process (`huntbook test` starts one per case) reuse the keys generated for the same tenant
+//! through a process-wide cache; each emulator still wraps them in certificates of its own
+//! (random serial numbers), so the signing `kid` and the apps' thumbprints differ between
+//! instances and a token or assertion made for one emulator is refused by every other one.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
@@ -46,24 +54,69 @@ fn upper_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02X}")).collect()
 }
 
+/// An RSA private key: the parsed key and its PKCS#8 DER (for certificates and PEM files).
+/// No `Debug`: it is a private key.
+#[derive(Clone)]
+struct RsaKey {
+    key: Arc<KeyPair>,
+    pkcs8: Arc<[u8]>,
+}
+
+fn crypto(what: &str, e: &dyn fmt::Display) -> EmuError {
+    EmuError::Crypto(format!("{what}: {e}"))
+}
+
+impl RsaKey {
+    fn generate() -> Result<RsaKey, EmuError> {
+        let key = KeyPair::generate(KeySize::Rsa2048).map_err(|e| crypto("RSA key", &e))?;
+        let pkcs8: Arc<[u8]> = key
+            .as_der()
+            .map_err(|e| crypto("RSA key encoding", &e))?
+            .as_ref()
+            .into();
+        Ok(RsaKey {
+            key: Arc::new(key),
+            pkcs8,
+        })
+    }
+
+    /// The key this process generated for `purpose` in `tenant` — generated now the first
+    /// time. Emulators starting at once for the same tenant wait for one generation.
+    fn for_tenant(tenant: &str, purpose: &str) -> Result<RsaKey, EmuError> {
+        type Slot = Arc<Mutex<Option<RsaKey>>>;
+        static CACHE: OnceLock<Mutex<HashMap<(String, String), Slot>>> = OnceLock::new();
+        let slot: Slot = {
+            let mut slots = CACHE
+                .get_or_init(Mutex::default)
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            // Tenant ids are GUIDs, which callers may spell in either case.
+            let k = (tenant.to_ascii_lowercase(), purpose.to_string());
+            Arc::clone(slots.entry(k).or_default())
+        };
+        // A panic during generation leaves the slot empty, never half-written.
+        let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(key) = slot.as_ref() {
+            return Ok(key.clone());
+        }
+        let key = RsaKey::generate()?;
+        *slot = Some(key.clone());
+        Ok(key)
+    }
+}
+
 /// An RSA key and a self-signed certificate for it.
 struct RsaCert {
-    key: KeyPair,
-    pkcs8: Vec<u8>,
+    key: RsaKey,
     cert_der: Vec<u8>,
     cert_pem: String,
 }
 
-fn rsa_cert(common_name: &str) -> Result<RsaCert, EmuError> {
-    let crypto = |what: &str, e: &dyn fmt::Display| EmuError::Crypto(format!("{what}: {e}"));
-    let key = KeyPair::generate(KeySize::Rsa2048).map_err(|e| crypto("RSA key", &e))?;
-    let pkcs8 = key
-        .as_der()
-        .map_err(|e| crypto("RSA key encoding", &e))?
-        .as_ref()
-        .to_vec();
+/// A new self-signed certificate for `key`. Its serial number is random, so two certificates
+/// of one key differ (and so do their thumbprints).
+fn rsa_cert(common_name: &str, key: RsaKey) -> Result<RsaCert, EmuError> {
     let rc_key = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
-        &PrivatePkcs8KeyDer::from(pkcs8.as_slice()),
+        &PrivatePkcs8KeyDer::from(&key.pkcs8[..]),
         &rcgen::PKCS_RSA_SHA256,
     )
     .map_err(|e| crypto("RSA key import", &e))?;
@@ -72,12 +125,16 @@ fn rsa_cert(common_name: &str) -> Result<RsaCert, EmuError> {
     params
         .distinguished_name
         .push(rcgen::DnType::CommonName, common_name);
+    // rcgen derives the serial from the public key by default: with a reused key, every
+    // instance would publish the same certificate and `kid`.
+    let mut serial: [u8; 20] = rand::random();
+    serial[0] &= 0x7f;
+    params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
     let cert = params
         .self_signed(&rc_key)
         .map_err(|e| crypto("self-signed certificate", &e))?;
     Ok(RsaCert {
         key,
-        pkcs8,
         cert_der: cert.der().to_vec(),
         cert_pem: cert.pem(),
     })
@@ -112,7 +169,7 @@ fn cert_public_key(der: &[u8]) -> Result<CertPublicKey, String> {
 
 /// The key that signs the emulator's tokens.
 pub struct SigningKey {
-    key: KeyPair,
+    key: Arc<KeyPair>,
     /// Key id: the base64url SHA-1 thumbprint of the certificate, like Entra's `kid`/`x5t`.
     pub kid: String,
     cert_der: Vec<u8>,
@@ -133,11 +190,24 @@ impl SigningKey {
     /// # Errors
     /// When key or certificate generation fails.
     pub fn generate() -> Result<SigningKey, EmuError> {
-        let rc = rsa_cert("huntbook emulator token signing")?;
+        SigningKey::with_key(RsaKey::generate()?)
+    }
+
+    /// The signing key of `tenant`, generated once per process, in a certificate of its own
+    /// (its own `kid`: tokens signed for another instance are refused).
+    ///
+    /// # Errors
+    /// When key or certificate generation fails.
+    pub fn for_tenant(tenant: &str) -> Result<SigningKey, EmuError> {
+        SigningKey::with_key(RsaKey::for_tenant(tenant, "token signing")?)
+    }
+
+    fn with_key(key: RsaKey) -> Result<SigningKey, EmuError> {
+        let rc = rsa_cert("huntbook emulator token signing", key)?;
         let public = cert_public_key(&rc.cert_der).map_err(EmuError::Crypto)?;
         Ok(SigningKey {
             kid: b64url(&sha1_thumbprint(&rc.cert_der)),
-            key: rc.key,
+            key: rc.key.key,
             cert_der: rc.cert_der,
             public,
         })
@@ -244,8 +314,22 @@ impl ClientCertificate {
     /// # Errors
     /// When key or certificate generation fails.
     pub fn generate(app_name: &str) -> Result<ClientCertificate, EmuError> {
-        let rc = rsa_cert(app_name)?;
-        let key_pem = pem_block("PRIVATE KEY", &rc.pkcs8);
+        ClientCertificate::with_key(app_name, RsaKey::generate()?)
+    }
+
+    /// The key of app `app_name` in `tenant`, generated once per process, in a certificate of
+    /// its own (its own thumbprint: another instance refuses assertions signed for this one).
+    ///
+    /// # Errors
+    /// When key or certificate generation fails.
+    pub fn for_tenant(tenant: &str, app_name: &str) -> Result<ClientCertificate, EmuError> {
+        let key = RsaKey::for_tenant(tenant, &format!("app {app_name}"))?;
+        ClientCertificate::with_key(app_name, key)
+    }
+
+    fn with_key(app_name: &str, key: RsaKey) -> Result<ClientCertificate, EmuError> {
+        let rc = rsa_cert(app_name, key)?;
+        let key_pem = pem_block("PRIVATE KEY", &rc.key.pkcs8);
         let public = cert_public_key(&rc.cert_der).map_err(EmuError::Crypto)?;
         let sha1 = sha1_thumbprint(&rc.cert_der);
         Ok(ClientCertificate {
@@ -339,5 +423,38 @@ mod tests {
             b64url_decode("hOBcHZi846VCHSJbFAs26Go9VTQ").map(|b| hex_upper(&b)),
             Some("84E05C1D98BCE3A5421D225B140B36E86A3D5534".to_string())
         );
+    }
+}
+
+#[cfg(test)]
+mod reuse_tests {
+    use super::*;
+
+    #[test]
+    fn a_tenant_s_keys_are_reused_in_certificates_of_their_own() {
+        let tenant = "0b5e3a52-reuse-test-of-keys";
+        let a = SigningKey::for_tenant(tenant).unwrap();
+        let b = SigningKey::for_tenant(&tenant.to_ascii_uppercase()).unwrap();
+        let other = SigningKey::for_tenant("another-tenant-of-keys").unwrap();
+        // One RSA key per tenant in the process...
+        assert_eq!(a.public.n, b.public.n);
+        assert_ne!(a.public.n, other.public.n);
+        // ...in a certificate per instance: the published `kid` differs.
+        assert_ne!(a.kid, b.kid);
+        assert_ne!(a.cert_der, b.cert_der);
+        let ca = ClientCertificate::for_tenant(tenant, "huntbook-cert").unwrap();
+        let cb = ClientCertificate::for_tenant(tenant, "huntbook-cert").unwrap();
+        let other_app = ClientCertificate::for_tenant(tenant, "another-app").unwrap();
+        assert_eq!(ca.public_pkcs1, cb.public_pkcs1);
+        assert_ne!(ca.thumbprint_hex, cb.thumbprint_hex);
+        assert!(!cb.matches_thumbprint(&sha1_thumbprint(&ca.cert_der)));
+        // Apps and the signing key never share a key.
+        assert_ne!(ca.public_pkcs1, a.public.pkcs1);
+        assert_ne!(ca.public_pkcs1, other_app.public_pkcs1);
+        // The PEM holds the reused key, which still signs what its certificate verifies.
+        assert!(cb.pem.contains("-----BEGIN PRIVATE KEY-----"));
+        let jwt = b.sign(&json!({"x": 1}), false).unwrap();
+        let (input, sig) = jwt.rsplit_once('.').unwrap();
+        assert!(a.verify(input.as_bytes(), &b64url_decode(sig).unwrap()));
     }
 }

@@ -174,12 +174,15 @@ impl IdentityState {
             }
         };
         let cert_apps: Vec<&AppSpec> = directory.apps.iter().filter(|a| a.certificate).collect();
-        // RSA key generation dominates start-up (~50-100 ms a key): run the keys in parallel.
+        // RSA key generation dominates start-up (~50-100 ms a key): run the keys in parallel,
+        // and reuse the keys this process already generated for the tenant (each emulator
+        // still gets certificates, so a `kid` and thumbprints, of its own).
+        let tenant = world.tenant_id.as_str();
         let (signing, certs) = std::thread::scope(|s| {
-            let signing = s.spawn(SigningKey::generate);
+            let signing = s.spawn(|| SigningKey::for_tenant(tenant));
             let certs: Vec<_> = cert_apps
                 .iter()
-                .map(|app| s.spawn(|| ClientCertificate::generate(&app.name)))
+                .map(|app| s.spawn(|| ClientCertificate::for_tenant(tenant, &app.name)))
                 .collect();
             let signing = signing
                 .join()
@@ -417,4 +420,57 @@ pub fn router() -> Router<Arc<EmuState>> {
         .route("/{tenant}/discovery/keys", get(discovery::keys))
         .route("/{tenant}/discovery/instance", get(discovery::instance))
         .merge(control::router())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::access::Grant;
+    use super::*;
+    use crate::emulator::directory::DEMO_APP;
+    use crate::emulator::error::ApiFamily;
+    use crate::emulator::{Emulator, EmulatorConfig};
+
+    /// An application token of the demo app for Defender XDR, in the shape of `version`.
+    fn token(identity: &IdentityState, version: TokenVersion) -> String {
+        let app = identity.directory().app_named(DEMO_APP).unwrap();
+        let grant = Grant::application(app, Resource::Defender, "1", version);
+        format!("Bearer {}", identity.issue_access(&grant).unwrap().token)
+    }
+
+    #[tokio::test]
+    async fn a_token_of_one_emulator_is_refused_by_every_other_one() {
+        let seed = |seed| EmulatorConfig {
+            seed,
+            ..EmulatorConfig::default()
+        };
+        let a = Emulator::start(seed(1)).await.unwrap();
+        let twin = Emulator::start(seed(1)).await.unwrap();
+        let other = Emulator::start(seed(2)).await.unwrap();
+        let (a, twin, other) = (
+            &a.state.identity,
+            &twin.state.identity,
+            &other.state.identity,
+        );
+        // The same tenant: same id, same apps, same (reused) signing key, its own `kid`.
+        assert_eq!(a.tenant_id, twin.tenant_id);
+        assert_ne!(a.tenant_id, other.tenant_id);
+        assert_eq!(
+            a.signing_key().jwk("i")["n"],
+            twin.signing_key().jwk("i")["n"]
+        );
+        assert_ne!(a.signing_key().kid, twin.signing_key().kid);
+        // v1 tokens carry the tenant-wide issuer (`https://sts.windows.net/{tid}/`), so the
+        // twin's refusal rests on the signing key's `kid`; v2 ones also on the login URL.
+        for version in [TokenVersion::V1, TokenVersion::V2] {
+            let t = token(a, version);
+            assert!(a.authenticate(Some(&t), ApiFamily::Defender).is_ok());
+            for (b, name) in [(twin, "twin"), (other, "other tenant")] {
+                let refused = b.authenticate(Some(&t), ApiFamily::Defender);
+                assert!(
+                    matches!(refused, Err(TokenRejection::BadSignature(ref m)) if m.contains("is not one of this tenant's keys")),
+                    "{version:?} token accepted by the {name}: {refused:?}"
+                );
+            }
+        }
+    }
 }
