@@ -15,6 +15,10 @@ use crate::source::{SourceMap, Span};
 use crate::template::types::ValueType;
 use crate::template::{Field, Reference};
 
+/// Input values are typed and parsed by the template layer, so `run`, `plan` and validation
+/// share one parser.
+pub use crate::template::value::InputValue;
+
 pub use super::enums::{
     ActionType, Api, AuthContext, Choice, Classification, Cloud, Determination, IncidentSeverity,
     IncidentStatus, IsolationType, Method, OnError, OutputFormat, ScanType,
@@ -62,134 +66,6 @@ pub struct Input {
     pub allowed: Option<Vec<InputValue>>,
     /// The input's key in `inputs:`.
     pub span: Span,
-}
-
-/// A typed input value (from the playbook's `default:` or the command line).
-#[derive(Debug, Clone, PartialEq)]
-pub enum InputValue {
-    String(String),
-    Integer(i64),
-    Number(f64),
-    Boolean(bool),
-    Duration(Duration),
-    Datetime(DateTime<Utc>),
-    List(Vec<serde_json::Value>),
-}
-
-impl InputValue {
-    /// Parse a command-line value (`--input name=value`) as `ty`, by the rules of
-    /// [`crate::template::value::parse_input`]: booleans `true`/`false`/`yes`/`no`, lists as a
-    /// JSON array or comma-separated strings (empty items dropped), datetimes as RFC 3339 or a
-    /// date.
-    ///
-    /// # Errors
-    /// A message saying what was expected.
-    pub fn parse(ty: ValueType, text: &str) -> Result<InputValue, String> {
-        let t = text.trim();
-        match ty {
-            ValueType::String => Ok(InputValue::String(text.to_string())),
-            ValueType::Integer => t
-                .parse()
-                .map(InputValue::Integer)
-                .map_err(|_| format!("expected an integer, got `{t}`")),
-            ValueType::Number => t
-                .parse::<f64>()
-                .ok()
-                .filter(|f| f.is_finite())
-                .map(InputValue::Number)
-                .ok_or_else(|| format!("expected a number, got `{t}`")),
-            ValueType::Boolean => match t.to_ascii_lowercase().as_str() {
-                "true" | "yes" => Ok(InputValue::Boolean(true)),
-                "false" | "no" => Ok(InputValue::Boolean(false)),
-                _ => Err(format!(
-                    "expected a boolean (`true`, `false`, `yes`, `no`), got `{t}`"
-                )),
-            },
-            ValueType::Duration => crate::template::types::parse_duration(t)
-                .map(InputValue::Duration)
-                .map_err(|e| e.message),
-            ValueType::Datetime => parse_datetime(t).map(InputValue::Datetime),
-            ValueType::List => {
-                if t.starts_with('[') {
-                    match serde_json::from_str::<serde_json::Value>(t) {
-                        Ok(serde_json::Value::Array(items)) => Ok(InputValue::List(items)),
-                        _ => Err(format!("expected a JSON array, got `{t}`")),
-                    }
-                } else {
-                    Ok(InputValue::List(
-                        t.split(',')
-                            .map(str::trim)
-                            .filter(|s| !s.is_empty())
-                            .map(|s| serde_json::Value::String(s.to_string()))
-                            .collect(),
-                    ))
-                }
-            }
-        }
-    }
-
-    /// The value in the template scope: durations and datetimes stay typed, so a query
-    /// renders them as KQL `1d` and `datetime(…)` literals.
-    #[must_use]
-    pub fn to_value(&self) -> crate::template::Value {
-        use crate::template::value;
-        match self {
-            InputValue::Duration(d) => value::duration(*d),
-            InputValue::Datetime(t) => value::datetime(*t),
-            other => value::from_json(&other.to_json()),
-        }
-    }
-
-    /// The value as JSON (durations as their huntbook spelling, datetimes as RFC 3339).
-    #[must_use]
-    pub fn to_json(&self) -> serde_json::Value {
-        match self {
-            InputValue::String(s) => serde_json::Value::String(s.clone()),
-            InputValue::Integer(i) => serde_json::Value::from(*i),
-            InputValue::Number(f) => serde_json::Number::from_f64(*f)
-                .map_or(serde_json::Value::Null, serde_json::Value::Number),
-            InputValue::Boolean(b) => serde_json::Value::Bool(*b),
-            InputValue::Duration(d) => {
-                serde_json::Value::String(crate::template::types::format_duration(*d))
-            }
-            InputValue::Datetime(t) => {
-                serde_json::Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
-            }
-            InputValue::List(items) => serde_json::Value::Array(items.clone()),
-        }
-    }
-
-    /// The value's type.
-    #[must_use]
-    pub fn value_type(&self) -> ValueType {
-        match self {
-            InputValue::String(_) => ValueType::String,
-            InputValue::Integer(_) => ValueType::Integer,
-            InputValue::Number(_) => ValueType::Number,
-            InputValue::Boolean(_) => ValueType::Boolean,
-            InputValue::Duration(_) => ValueType::Duration,
-            InputValue::Datetime(_) => ValueType::Datetime,
-            InputValue::List(_) => ValueType::List,
-        }
-    }
-}
-
-impl std::fmt::Display for InputValue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.to_json() {
-            serde_json::Value::String(s) => f.write_str(&s),
-            other => write!(f, "{other}"),
-        }
-    }
-}
-
-/// Parse a date-time: RFC 3339, a date-time without offset (UTC), or a date (midnight UTC) —
-/// the rules of [`crate::template::value::parse_datetime`].
-///
-/// # Errors
-/// A message with the expected forms.
-pub fn parse_datetime(t: &str) -> Result<DateTime<Utc>, String> {
-    crate::template::value::parse_datetime(t).map_err(|e| e.message)
 }
 
 /// A compiled template or expression with where it came from.
@@ -1025,51 +901,5 @@ impl Playbook {
     #[must_use]
     pub fn input(&self, name: &str) -> Option<&Input> {
         self.inputs.iter().find(|i| i.name == name)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cli_input_values_parse_by_type() {
-        assert_eq!(
-            InputValue::parse(ValueType::Integer, "42"),
-            Ok(InputValue::Integer(42))
-        );
-        assert!(InputValue::parse(ValueType::Integer, "4x").is_err());
-        assert_eq!(
-            InputValue::parse(ValueType::Duration, "90m"),
-            Ok(InputValue::Duration(Duration::from_secs(5400)))
-        );
-        assert_eq!(
-            InputValue::parse(ValueType::Boolean, "yes"),
-            Ok(InputValue::Boolean(true))
-        );
-        assert!(InputValue::parse(ValueType::Boolean, "1").is_err());
-        assert_eq!(
-            InputValue::parse(ValueType::List, "a,,b,"),
-            Ok(InputValue::List(vec!["a".into(), "b".into()]))
-        );
-        assert_eq!(
-            InputValue::parse(ValueType::List, "a, b"),
-            Ok(InputValue::List(vec!["a".into(), "b".into()]))
-        );
-        assert_eq!(
-            InputValue::parse(ValueType::List, "[1, 2]"),
-            Ok(InputValue::List(vec![1.into(), 2.into()]))
-        );
-        let dt = InputValue::parse(ValueType::Datetime, "2026-11-25").unwrap();
-        assert_eq!(dt.to_json(), serde_json::json!("2026-11-25T00:00:00Z"));
-        assert!(InputValue::parse(ValueType::Datetime, "yesterday").is_err());
-    }
-
-    #[test]
-    fn durations_print_in_playbook_spelling() {
-        assert_eq!(
-            InputValue::Duration(Duration::from_secs(86_400)).to_string(),
-            "1d"
-        );
     }
 }
