@@ -569,6 +569,17 @@ pub enum Resource {
 }
 
 impl Resource {
+    /// The token audience of the resource.
+    #[must_use]
+    pub fn audience(self) -> crate::auth::Audience {
+        use crate::auth::Audience;
+        match self {
+            Resource::Graph => Audience::Graph,
+            Resource::DefenderXdr => Audience::Defender,
+            Resource::Endpoint => Audience::Endpoint,
+        }
+    }
+
     /// The API's display name in the Entra portal.
     #[must_use]
     pub fn display(self) -> &'static str {
@@ -591,18 +602,21 @@ pub struct Permission {
     pub call: String,
 }
 
-fn perm(
+/// The permission a call needs, from the one table of what each API call needs
+/// ([`crate::auth::permissions::required`]); `None` for a call the table does not know.
+fn call_permission(
     resource: Resource,
-    application: &[&'static str],
-    delegated: &[&'static str],
+    method: &str,
+    path: &str,
     call: impl Into<String>,
-) -> Permission {
-    Permission {
+) -> Option<Permission> {
+    let req = crate::auth::permissions::required(resource.audience(), method, path)?;
+    Some(Permission {
         resource,
-        application: application.to_vec(),
-        delegated: delegated.to_vec(),
+        application: req.application.to_vec(),
+        delegated: req.delegated.to_vec(),
         call: call.into(),
-    }
+    })
 }
 
 impl Step {
@@ -636,213 +650,86 @@ impl Step {
         }
     }
 
-    /// The permissions this step itself needs (not its children's), from defender-api.md §2.
+    /// The permissions this step itself needs (not its children's): the calls the step
+    /// makes, looked up in [`crate::auth::permissions`] (defender-api.md §2).
     #[must_use]
     pub fn required_permissions(&self) -> Vec<Permission> {
-        match &self.kind {
-            StepKind::Hunt(h) => match h.api {
-                Api::Defender => vec![perm(
-                    Resource::DefenderXdr,
-                    &["AdvancedHunting.Read.All"],
-                    &["AdvancedHunting.Read"],
-                    "POST /api/advancedhunting/run",
-                )],
-                Api::Endpoint => vec![perm(
-                    Resource::Endpoint,
-                    &["AdvancedQuery.Read.All"],
-                    &["AdvancedQuery.Read"],
-                    "POST /api/advancedqueries/run",
-                )],
-                Api::Graph => vec![perm(
-                    Resource::Graph,
-                    &["ThreatHunting.Read.All"],
-                    &["ThreatHunting.Read.All"],
-                    "POST /security/runHuntingQuery",
-                )],
-            },
-            StepKind::Incidents(i) => incident_permissions(i),
+        let calls: Vec<(Resource, &str, String, String)> = match &self.kind {
+            StepKind::Hunt(h) => {
+                let (resource, path) = match h.api {
+                    Api::Defender => (Resource::DefenderXdr, "/api/advancedhunting/run"),
+                    Api::Endpoint => (Resource::Endpoint, "/api/advancedqueries/run"),
+                    Api::Graph => (Resource::Graph, "/security/runHuntingQuery"),
+                };
+                vec![(resource, "POST", path.to_string(), format!("POST {path}"))]
+            }
+            StepKind::Incidents(i) => {
+                let (resource, base) = match i.api {
+                    Api::Defender => (Resource::DefenderXdr, "/api/incidents"),
+                    Api::Graph | Api::Endpoint => (Resource::Graph, "/security/incidents"),
+                };
+                let one = format!("{base}/{{id}}");
+                match &i.op {
+                    IncidentsOp::Update(u) => {
+                        // Graph records a comment with a second call needing the same
+                        // permission: one line in the plan names both.
+                        let call = if resource == Resource::Graph && u.comment.is_some() {
+                            format!("PATCH {one} + POST {one}/comments")
+                        } else {
+                            format!("PATCH {one}")
+                        };
+                        vec![(resource, "PATCH", one, call)]
+                    }
+                    IncidentsOp::Get { .. } => {
+                        vec![(resource, "GET", one.clone(), format!("GET {one}"))]
+                    }
+                    IncidentsOp::List(_) => {
+                        vec![(resource, "GET", base.to_string(), format!("GET {base}"))]
+                    }
+                }
+            }
             StepKind::MachineAction(m) => {
-                let role = m.action.permission();
-                let mut v = vec![
-                    perm(
+                let path = format!("/api/machines/{{id}}/{}", m.action.mde_path());
+                vec![
+                    (
                         Resource::Endpoint,
-                        &[role],
-                        &[role],
-                        format!("POST /api/machines/{{id}}/{}", m.action.mde_path()),
+                        "POST",
+                        path.clone(),
+                        format!("POST {path}"),
                     ),
                     // Idempotency checks (and `wait`) read the machine's pending actions.
-                    perm(
+                    (
                         Resource::Endpoint,
-                        &["Machine.Read.All", "Machine.ReadWrite.All"],
-                        &["Machine.Read", "Machine.ReadWrite"],
-                        "GET /api/machineactions",
+                        "GET",
+                        "/api/machineactions".to_string(),
+                        "GET /api/machineactions".to_string(),
                     ),
-                ];
-                v.dedup();
-                v
+                ]
             }
-            StepKind::Request(r) => request_permissions(r),
+            StepKind::Request(r) => {
+                let resource = match r.api {
+                    Api::Graph => Resource::Graph,
+                    Api::Defender => Resource::DefenderXdr,
+                    Api::Endpoint => Resource::Endpoint,
+                };
+                let path = r.path.source();
+                vec![(
+                    resource,
+                    r.method.name(),
+                    path.to_string(),
+                    format!("{} {path}", r.method.name()),
+                )]
+            }
             _ => Vec::new(),
-        }
-    }
-}
-
-fn incident_permissions(i: &Incidents) -> Vec<Permission> {
-    match (i.api, &i.op) {
-        (Api::Defender, IncidentsOp::Update(_)) => vec![perm(
-            Resource::DefenderXdr,
-            &["Incident.ReadWrite.All"],
-            &["Incident.ReadWrite"],
-            "PATCH /api/incidents/{id}",
-        )],
-        (Api::Defender, op) => vec![perm(
-            Resource::DefenderXdr,
-            &["Incident.Read.All", "Incident.ReadWrite.All"],
-            &["Incident.Read", "Incident.ReadWrite"],
-            if matches!(op, IncidentsOp::Get { .. }) {
-                "GET /api/incidents/{id}"
-            } else {
-                "GET /api/incidents"
-            },
-        )],
-        (_, IncidentsOp::Update(u)) => {
-            let call = if u.comment.is_some() {
-                "PATCH /security/incidents/{id} + POST /security/incidents/{id}/comments"
-            } else {
-                "PATCH /security/incidents/{id}"
-            };
-            vec![perm(
-                Resource::Graph,
-                &["SecurityIncident.ReadWrite.All"],
-                &["SecurityIncident.ReadWrite.All"],
-                call,
-            )]
-        }
-        (_, op) => vec![perm(
-            Resource::Graph,
-            &[
-                "SecurityIncident.Read.All",
-                "SecurityIncident.ReadWrite.All",
-            ],
-            &[
-                "SecurityIncident.Read.All",
-                "SecurityIncident.ReadWrite.All",
-            ],
-            if matches!(op, IncidentsOp::Get { .. }) {
-                "GET /security/incidents/{id}"
-            } else {
-                "GET /security/incidents"
-            },
-        )],
-    }
-}
-
-/// Permissions of a generic request, for the paths whose permissions are documented; other
-/// paths need whatever the API documents for them (nothing is listed).
-fn request_permissions(r: &Request) -> Vec<Permission> {
-    let path = r.path.source();
-    let read = r.method == Method::Get;
-    let call = format!("{} {path}", r.method.name());
-    let p =
-        |res, app: &[&'static str], del: &[&'static str]| vec![perm(res, app, del, call.clone())];
-    match r.api {
-        Api::Graph if path.starts_with("/security/runHuntingQuery") => p(
-            Resource::Graph,
-            &["ThreatHunting.Read.All"],
-            &["ThreatHunting.Read.All"],
-        ),
-        Api::Graph if path.starts_with("/security/incidents") => {
-            if read {
-                p(
-                    Resource::Graph,
-                    &[
-                        "SecurityIncident.Read.All",
-                        "SecurityIncident.ReadWrite.All",
-                    ],
-                    &[
-                        "SecurityIncident.Read.All",
-                        "SecurityIncident.ReadWrite.All",
-                    ],
-                )
-            } else {
-                p(
-                    Resource::Graph,
-                    &["SecurityIncident.ReadWrite.All"],
-                    &["SecurityIncident.ReadWrite.All"],
-                )
-            }
-        }
-        Api::Graph if path.starts_with("/security/alerts_v2") => {
-            if read {
-                p(
-                    Resource::Graph,
-                    &["SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All"],
-                    &["SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All"],
-                )
-            } else {
-                p(
-                    Resource::Graph,
-                    &["SecurityAlert.ReadWrite.All"],
-                    &["SecurityAlert.ReadWrite.All"],
-                )
-            }
-        }
-        Api::Defender if path.starts_with("/api/incidents") => {
-            if read {
-                p(
-                    Resource::DefenderXdr,
-                    &["Incident.Read.All", "Incident.ReadWrite.All"],
-                    &["Incident.Read", "Incident.ReadWrite"],
-                )
-            } else {
-                p(
-                    Resource::DefenderXdr,
-                    &["Incident.ReadWrite.All"],
-                    &["Incident.ReadWrite"],
-                )
-            }
-        }
-        Api::Defender if path.starts_with("/api/advancedhunting") => p(
-            Resource::DefenderXdr,
-            &["AdvancedHunting.Read.All"],
-            &["AdvancedHunting.Read"],
-        ),
-        Api::Endpoint
-            if path.starts_with("/api/machineactions")
-                || (read && path.starts_with("/api/machines")) =>
-        {
-            p(
-                Resource::Endpoint,
-                &["Machine.Read.All", "Machine.ReadWrite.All"],
-                &["Machine.Read", "Machine.ReadWrite"],
-            )
-        }
-        Api::Endpoint if path.starts_with("/api/alerts") => {
-            if read {
-                p(
-                    Resource::Endpoint,
-                    &["Alert.Read.All", "Alert.ReadWrite.All"],
-                    &["Alert.Read", "Alert.ReadWrite"],
-                )
-            } else {
-                p(
-                    Resource::Endpoint,
-                    &["Alert.ReadWrite.All"],
-                    &["Alert.ReadWrite"],
-                )
-            }
-        }
-        Api::Endpoint if path.starts_with("/api/indicators") => p(
-            Resource::Endpoint,
-            &["Ti.ReadWrite", "Ti.ReadWrite.All"],
-            &["Ti.ReadWrite"],
-        ),
-        Api::Endpoint if path.starts_with("/api/advancedqueries") => p(
-            Resource::Endpoint,
-            &["AdvancedQuery.Read.All"],
-            &["AdvancedQuery.Read"],
-        ),
-        _ => Vec::new(),
+        };
+        let mut out: Vec<Permission> = calls
+            .into_iter()
+            .filter_map(|(resource, method, path, call)| {
+                call_permission(resource, method, &path, call)
+            })
+            .collect();
+        out.dedup();
+        out
     }
 }
 
