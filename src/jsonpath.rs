@@ -1,17 +1,16 @@
-//! RFC 9535 JSONPath: the one code path for compiling and evaluating JSONPath in huntbook —
-//! `filter` steps, the `jsonpath()` template filter, and `huntbook jsonpath` all go through
-//! here, so what an author tries on the command line is exactly what a playbook does.
-//! Evaluation is serde_json_path's, which passes the whole RFC 9535 compliance suite.
+//! RFC 9535 JSONPath: the one front end for compiling JSONPath in huntbook — validation,
+//! `filter` steps, the `jsonpath()` template filter, and `huntbook jsonpath` all accept
+//! exactly what [`JsonPath::compile`] accepts, with its errors. Evaluation is one code path
+//! too, [`crate::rows::RowFilter`] (serde_json_path, which passes the whole RFC 9535
+//! compliance suite, plus a fast path over hunting rows), so what an author tries on the
+//! command line is exactly what a playbook does.
 
 use std::fmt;
 
-use serde_json::Value;
-
-/// A compiled JSONPath expression together with its source text.
+/// A valid JSONPath expression (checked by [`JsonPath::compile`]).
 #[derive(Clone)]
 pub struct JsonPath {
     source: String,
-    path: serde_json_path::JsonPath,
 }
 
 impl fmt::Debug for JsonPath {
@@ -45,9 +44,8 @@ impl JsonPath {
     /// When `source` is not a valid RFC 9535 query; the error carries the position.
     pub fn compile(source: &str) -> Result<JsonPath, JsonPathError> {
         match serde_json_path::JsonPath::parse(source) {
-            Ok(path) => Ok(JsonPath {
+            Ok(_) => Ok(JsonPath {
                 source: source.to_string(),
-                path,
             }),
             Err(e) => {
                 // serde_json_path reports a 0-based byte offset (despite its docs).
@@ -66,18 +64,6 @@ impl JsonPath {
     #[must_use]
     pub fn source(&self) -> &str {
         &self.source
-    }
-
-    /// Every value the expression selects from `document`, in document order.
-    #[must_use]
-    pub fn query<'a>(&self, document: &'a Value) -> Vec<&'a Value> {
-        self.path.query(document).all()
-    }
-
-    /// Like [`JsonPath::query`], cloning the matches into a JSON array.
-    #[must_use]
-    pub fn query_array(&self, document: &Value) -> Value {
-        Value::Array(self.query(document).into_iter().cloned().collect())
     }
 }
 
@@ -114,7 +100,8 @@ mod tests {
             {"AccountName": "system", "DeviceName": "a"},
             {"AccountName": "bob", "DeviceName": "b"}
         ]);
-        assert_eq!(p.query_array(&doc), json!(["b"]));
+        let f = crate::rows::RowFilter::compile(p.source()).unwrap();
+        assert_eq!(f.apply_json(&doc), [json!("b")]);
         assert_eq!(p.source(), "$[?@.AccountName != 'system'].DeviceName");
     }
 
