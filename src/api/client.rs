@@ -530,7 +530,8 @@ impl Client {
                     path,
                     attempt,
                     wait_ms = wait.as_millis() as u64,
-                    message = service.message.as_deref().unwrap_or(""),
+                    // Not `message`: that is the event's own text in JSON logs.
+                    service_message = service.message.as_deref().unwrap_or(""),
                     "throttled (HTTP 429); waiting"
                 );
                 // The block above already holds this bucket; pacing will absorb the wait for a

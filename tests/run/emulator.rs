@@ -208,6 +208,16 @@ async fn throttling_is_waited_out_as_retry_after_says() {
         "the throttling is logged: {}",
         r.stderr
     );
+    // The service's own text has its own key: the event's `message` appears once.
+    let line = r
+        .stderr
+        .lines()
+        .find(|l| l.contains("throttled (HTTP 429)"))
+        .unwrap_or_default();
+    assert_eq!(line.matches("\"message\":").count(), 1, "{line}");
+    let event: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(event["message"], "throttled (HTTP 429); waiting");
+    assert!(event["service_message"].is_string(), "{event:#}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
