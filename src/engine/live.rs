@@ -260,16 +260,12 @@ impl Connection for Live {
                     body: resp.body,
                 }),
                 Err(e) => match (e.status(), e.service()) {
-                    // An expected error status: the service's error as the body.
-                    (Some(status), Some(service)) if accept.contains(&status) => {
-                        let body = serde_json::json!({
-                            "error": { "code": service.code, "message": service.message }
-                        });
-                        Ok(Reply {
-                            status,
-                            body: bytes::Bytes::from(serde_json::to_vec(&body).unwrap_or_default()),
-                        })
-                    }
+                    // An expected error status: the body as the service sent it (capped and
+                    // scrubbed by the client), read like a success's.
+                    (Some(status), Some(service)) if accept.contains(&status) => Ok(Reply {
+                        status,
+                        body: service.body.clone(),
+                    }),
                     _ => Err(api_error(&e)),
                 },
             }

@@ -221,6 +221,31 @@ async fn throttling_is_waited_out_as_retry_after_says() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_expecting_an_error_status_gets_the_whole_body() {
+    let emu = Emu::start(|_| {}).await;
+    let playbook = "huntbook: 1\nname: p\nsteps:\n  - authenticate:\n      client_secret: { env: AZURE_CLIENT_SECRET }\n  - id: gone\n    request: { path: /security/incidents/999999999, expect: [404] }\n  - id: gone_mde\n    request: { api: endpoint, path: /api/machines/0000000000000000000000000000000000000000, expect: 404 }\n  - output:\n      path: out/bodies.json\n      data: \"{{ [steps.gone.status, steps.gone.body, steps.gone_mde.body] }}\"\n";
+    let r = Case::new()
+        .file("p.yaml", playbook)
+        .against(&emu, "huntbook-demo")
+        .args(&["run", "p.yaml", "-q"])
+        .run_async()
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out: serde_json::Value = serde_json::from_str(&r.file("out/bodies.json")).unwrap();
+    assert_eq!(out[0], 404);
+    let graph = &out[1]["error"];
+    assert_eq!(graph["code"], "NotFound", "{out:#}");
+    assert!(graph["message"].is_string(), "{out:#}");
+    // More than the code and message: Graph's innerError came through.
+    assert!(graph["innerError"]["request-id"].is_string(), "{out:#}");
+    assert_eq!(
+        out[2]["error"]["target"].as_str().map(str::len),
+        Some(36),
+        "Defender's target (request id) came through: {out:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_errors_are_retried() {
     let emu = Emu::start(|c| c.faults = "hunting:500#1-2".parse().expect("faults")).await;
     let r = Case::new()
