@@ -408,10 +408,10 @@ fn vet_url(setting: &str, value: &str, url: &Url) -> Result<(), EndpointError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> EnvVars {
+    pub(crate) fn env(pairs: &[(&str, &str)]) -> EnvVars {
         pairs
             .iter()
             .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
