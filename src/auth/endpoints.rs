@@ -216,8 +216,8 @@ fn hosts(cloud: Cloud) -> CloudHosts {
 }
 
 fn builtin(url: &'static str) -> Url {
-    // Only the literal https URLs of the table above reach this; `every_cloud_has_https_hosts`
-    // parses each of them, so this cannot fail on user data.
+    // invariant: only the literal https URLs of the table above reach this, and
+    // `every_cloud_has_https_hosts` parses each of them, so this cannot fail on user data.
     Url::parse(url).expect("built-in endpoint URL")
 }
 
