@@ -272,8 +272,8 @@ pub struct AuthLoginArgs {
     #[arg(long, env = "AZURE_CLIENT_ID")]
     pub client_id: Option<String>,
 
-    /// Token cache file (default: under the user's cache dir).
-    #[arg(long, value_name = "FILE")]
+    /// Token cache file (default: `HUNTBOOK_TOKEN_CACHE`, else under the user's cache dir).
+    #[arg(long, value_name = "FILE", env = "HUNTBOOK_TOKEN_CACHE")]
     pub token_cache: Option<PathBuf>,
 
     /// Cloud: commercial, gcc, gcc_high, dod.

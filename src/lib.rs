@@ -24,3 +24,4 @@ pub mod signals;
 pub mod source;
 pub mod state;
 pub mod template;
+pub mod testing;

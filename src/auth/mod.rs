@@ -43,3 +43,7 @@ pub use store::{
     TokenStoreOptions,
 };
 pub use token::{AccessToken, TokenInfo};
+
+/// Environment variable naming the user-context refresh-token cache when a playbook's
+/// `token_cache` is absent (default: under the user's cache folder).
+pub const TOKEN_CACHE_VAR: &str = "HUNTBOOK_TOKEN_CACHE";

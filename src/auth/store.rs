@@ -4,6 +4,8 @@
 
 use std::fmt;
 use std::path::PathBuf;
+
+use super::TOKEN_CACHE_VAR;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -177,8 +179,12 @@ impl AuthSettings {
                 );
                 Credential::Password { username, password }
             } else {
+                // The run's environment can move the default cache (`run --emulator` points
+                // it into the emulator's throw-away folder so demo sign-ins never land in the
+                // user's real cache).
                 let cache = self
                     .token_cache
+                    .or_else(|| env_get(TOKEN_CACHE_VAR).map(PathBuf::from))
                     .or_else(TokenCache::default_path)
                     .map(TokenCache::new);
                 Credential::DeviceCode(DeviceCodeLogin {

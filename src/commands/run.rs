@@ -327,6 +327,26 @@ async fn start_emulator(
         .await
         .map_err(|e| e.to_string())?;
     let info = handle.info().clone();
+    let public_client = emulator_environment(&info, env);
+    let demo = info.app("huntbook-demo");
+    let app_name = demo.map_or("none", |a| a.name.as_str());
+    let client_id = env.get("AZURE_CLIENT_ID").cloned().unwrap_or_default();
+    let message = format!(
+        "emulator: demo tenant {} at {} (application {app_name}, client id {client_id})",
+        info.tenant_id, info.login_url
+    );
+    Ok((handle, public_client, message))
+}
+
+/// Point a run's environment at a running emulator (shared with `huntbook test`): every
+/// endpoint, the tenant, the demo application's credentials and the default user's — each
+/// only where `env` does not set it already. Returns the public client that user-context
+/// steps sign in through, when the run uses the demo application (a confidential client,
+/// which cannot sign users in).
+pub fn emulator_environment(
+    info: &crate::emulator::server::EmulatorInfo,
+    env: &mut BTreeMap<String, String>,
+) -> Option<String> {
     let mut set = |key: &str, value: &str| {
         env.entry(key.to_string())
             .or_insert_with(|| value.to_string());
@@ -336,6 +356,9 @@ async fn start_emulator(
     set("HUNTBOOK_API_URL", &info.defender_url);
     set("HUNTBOOK_ENDPOINT_URL", &info.endpoint_url);
     set("AZURE_TENANT_ID", &info.tenant_id);
+    // Demo sign-ins must not touch the user's real refresh-token cache.
+    let cache = info.work_dir.join("token-cache.json");
+    set(crate::auth::TOKEN_CACHE_VAR, &cache.display().to_string());
     let demo = info.app("huntbook-demo");
     if let Some(app) = demo {
         set("AZURE_CLIENT_ID", &app.client_id);
@@ -348,23 +371,17 @@ async fn start_emulator(
         set("AZURE_USERNAME", &user.username);
         set("AZURE_PASSWORD", &user.password);
     }
-    let app_name = demo.map_or("none", |a| a.name.as_str());
     let client_id = env.get("AZURE_CLIENT_ID").cloned().unwrap_or_default();
     // A user signs in through a public client, not the demo application: unless the user
     // chose a client id, user-context steps without one use the emulator's public client.
-    let public_client = (Some(&client_id) == demo.map(|a| &a.client_id))
+    (Some(&client_id) == demo.map(|a| &a.client_id))
         .then(|| {
             info.apps
                 .iter()
                 .find(|a| a.public_client)
                 .map(|a| a.client_id.clone())
         })
-        .flatten();
-    let message = format!(
-        "emulator: demo tenant {} at {} (application {app_name}, client id {client_id})",
-        info.tenant_id, info.login_url
-    );
-    Ok((handle, public_client, message))
+        .flatten()
 }
 
 /// The connection every API step uses: one HTTP client and token store for the run. A

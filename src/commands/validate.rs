@@ -1,13 +1,15 @@
 //! `huntbook validate FILE…`: every static check, no network. Human diagnostics on stderr, or
 //! with `--format json` one JSON array on stdout. Exit 0 when every file is valid (warnings
-//! allowed), 2 otherwise.
+//! allowed), 2 otherwise. A `*.test.yaml` is checked as a playbook test file (with the playbook
+//! it names), so `huntbook validate playbooks/*.yaml` covers a folder of playbooks and tests.
 
 use std::io::Write as _;
 
 use crate::cli::{DiagFormat, GlobalArgs, ValidateArgs};
-use crate::diag::{self, JsonDiagnostic, Severity};
+use crate::diag::{self, Diagnostic, JsonDiagnostic, Severity};
 use crate::exit::ExitStatus;
-use crate::playbook::load_file;
+use crate::playbook::{Loaded, load_file};
+use crate::source::FileId;
 
 /// Entry point of `huntbook validate`.
 #[must_use]
@@ -17,7 +19,11 @@ pub fn run(args: &ValidateArgs, global: &GlobalArgs) -> ExitStatus {
     let mut json: Vec<JsonDiagnostic> = Vec::new();
     let mut stderr = std::io::stderr().lock();
     for path in &args.files {
-        let loaded = load_file(path);
+        let loaded = if crate::testing::is_test_file(path) {
+            test_file(path)
+        } else {
+            load_file(path)
+        };
         let errors = loaded.diagnostics.iter().filter(|d| d.is_error()).count();
         let warnings = loaded.diagnostics.len() - errors;
         if errors > 0 {
@@ -65,6 +71,36 @@ pub fn run(args: &ValidateArgs, global: &GlobalArgs) -> ExitStatus {
         let _ = writeln!(stdout, "{text}");
     }
     status
+}
+
+/// A test file's problems (and its playbook's errors) as one [`Loaded`]: the playbook's
+/// sources are appended to the test file's, so every diagnostic renders from one map.
+fn test_file(path: &std::path::Path) -> Loaded {
+    let t = crate::testing::load(path);
+    let mut sources = (*t.sources).clone();
+    let mut diagnostics = t.diagnostics;
+    if let Some(pb) = t.playbook {
+        let offset = u32::try_from(sources.files().len()).unwrap_or(u32::MAX);
+        for f in pb.sources.files() {
+            sources.add(f.clone());
+        }
+        diagnostics.extend(
+            pb.diagnostics
+                .into_iter()
+                .filter(Diagnostic::is_error)
+                .map(|mut d| {
+                    if let Some(span) = &mut d.span {
+                        span.file = FileId(span.file.0.saturating_add(offset));
+                    }
+                    d
+                }),
+        );
+    }
+    Loaded {
+        sources: std::sync::Arc::new(sources),
+        diagnostics,
+        playbook: None,
+    }
 }
 
 fn plural(n: usize, word: &str) -> String {

@@ -35,7 +35,8 @@ fn split_hint(text: &str) -> (String, Option<String>) {
     }
 }
 
-fn auth_error(e: &AuthError) -> StepError {
+/// A sign-in error as a step error (shared with `huntbook test` fixtures).
+pub(crate) fn auth_error(e: &AuthError) -> StepError {
     let (message, help) = split_hint(&e.to_string());
     let kind = if e.exit_status() == ExitStatus::AuthFailed {
         ErrorKind::Auth
@@ -48,7 +49,9 @@ fn auth_error(e: &AuthError) -> StepError {
     }
 }
 
-fn api_error(e: &ApiError) -> StepError {
+/// A client error as a step error (also how `huntbook test` fixtures report faults, so a
+/// fixture fails exactly as a real answer would).
+pub(crate) fn api_error(e: &ApiError) -> StepError {
     let (message, help) = split_hint(&e.to_string());
     let kind = match (e.exit_status(), e.status()) {
         (ExitStatus::AuthFailed, Some(403)) => ErrorKind::Permission,

@@ -79,7 +79,13 @@ fn detail(s: &StepReport) -> String {
         parts.push("truncated at the service's limit".to_string());
     }
     if let Some(w) = &s.written {
-        parts.push(format!("{} bytes to {}", w.bytes, w.path));
+        // `-` is how the report names stdout; people read "stdout".
+        let to = if w.path == "-" {
+            "stdout"
+        } else {
+            w.path.as_str()
+        };
+        parts.push(format!("{} bytes to {to}", w.bytes));
     }
     if !s.iterations.is_empty() {
         parts.push(plural(s.iterations.len() as u64, "iteration"));

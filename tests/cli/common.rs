@@ -51,6 +51,8 @@ pub fn yaml_files(dir: &str) -> Vec<PathBuf> {
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        // Playbook tests (`NAME.test.yaml`) sit beside the playbooks; they are not playbooks.
+        .filter(|p| !p.to_string_lossy().ends_with(".test.yaml"))
         .collect();
     files.sort();
     files

@@ -434,6 +434,10 @@ async fn the_example_playbooks_without_response_actions_run_green() {
         if path.extension().is_none_or(|e| e != "yaml") {
             continue;
         }
+        // Playbook tests (`NAME.test.yaml`) sit beside the playbooks; they are not playbooks.
+        if path.to_string_lossy().ends_with(".test.yaml") {
+            continue;
+        }
         let text = std::fs::read_to_string(&path).unwrap();
         let loaded = huntbook::playbook::load_str(&path, text.clone());
         let playbook = loaded.playbook.expect("examples are valid");
