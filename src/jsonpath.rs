@@ -1,16 +1,19 @@
-//! RFC 9535 JSONPath: the one front end for compiling JSONPath in huntbook — validation,
-//! `filter` steps, the `jsonpath()` template filter, and `huntbook jsonpath` all accept
-//! exactly what [`JsonPath::compile`] accepts, with its errors. Evaluation is one code path
-//! too, [`crate::rows::RowFilter`] (serde_json_path, which passes the whole RFC 9535
-//! compliance suite, plus a fast path over hunting rows), so what an author tries on the
-//! command line is exactly what a playbook does.
+//! RFC 9535 JSONPath: the one code path for compiling and evaluating JSONPath over JSON in
+//! huntbook — validation, `filter` steps, the `jsonpath()` template filter, `huntbook
+//! jsonpath` and test expectations all go through here, so what an author tries on the
+//! command line is exactly what a playbook does. Evaluation is serde_json_path's, which
+//! passes the whole RFC 9535 compliance suite; [`crate::rows::RowFilter`] wraps a compiled
+//! path with the fast path over hunting rows.
 
 use std::fmt;
 
-/// A valid JSONPath expression (checked by [`JsonPath::compile`]).
+use serde_json::Value;
+
+/// A compiled JSONPath expression together with its source text.
 #[derive(Clone)]
 pub struct JsonPath {
     source: String,
+    path: serde_json_path::JsonPath,
 }
 
 impl fmt::Debug for JsonPath {
@@ -44,8 +47,9 @@ impl JsonPath {
     /// When `source` is not a valid RFC 9535 query; the error carries the position.
     pub fn compile(source: &str) -> Result<JsonPath, JsonPathError> {
         match serde_json_path::JsonPath::parse(source) {
-            Ok(_) => Ok(JsonPath {
+            Ok(path) => Ok(JsonPath {
                 source: source.to_string(),
+                path,
             }),
             Err(e) => {
                 // serde_json_path reports a 0-based byte offset (despite its docs).
@@ -64,6 +68,18 @@ impl JsonPath {
     #[must_use]
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// Every value the expression selects from `document`, in document order.
+    #[must_use]
+    pub fn query<'a>(&self, document: &'a Value) -> Vec<&'a Value> {
+        self.path.query(document).all()
+    }
+
+    /// Like [`JsonPath::query`], with each value's location in `document`.
+    #[must_use]
+    pub fn query_located<'a>(&self, document: &'a Value) -> serde_json_path::LocatedNodeList<'a> {
+        self.path.query_located(document)
     }
 }
 
