@@ -8,10 +8,10 @@
 #   rust-job       token -> hunt -> $[?@.AccountName != 'system'] -> CSV + Markdown (huntbook's rows code)
 #   python-job     the same job with requests + jsonpath-ng + csv + jinja2 (scripts/bench/job.py)
 #   parse-*        parse only: serde_json::Value, serde_json IgnoredAny, huntbook's RowSet (saved body)
-#   huntbook-run   scripts/bench/playbook.yaml, when BENCH_HUNTBOOK_RUN=1 (once `huntbook run` exists)
+#   huntbook-run   `huntbook run scripts/bench/playbook.yaml`: the product itself (BENCH_HUNTBOOK_RUN=0 skips it)
 #
 # Usage: scripts/bench.sh            (from anywhere; it changes to the repository root)
-# Env:   RUNS (default 7), ROWS (default 100000), BENCH_HUNTBOOK_RUN=1
+# Env:   RUNS (default 7), ROWS (default 100000), BENCH_HUNTBOOK_RUN (default 1)
 # Needs: cargo, python3 (a venv with the Python job's packages is made under target/bench),
 #        GNU time at /usr/bin/time.
 set -euo pipefail
@@ -29,7 +29,7 @@ if [[ ! -x /usr/bin/time ]]; then
 fi
 
 cargo build --release --quiet --example bench_server --example hunt_job --example bench_parse
-if [[ "${BENCH_HUNTBOOK_RUN:-0}" == 1 ]]; then
+if [[ "${BENCH_HUNTBOOK_RUN:-1}" == 1 ]]; then
     cargo build --release --quiet --bin huntbook
 fi
 
@@ -82,7 +82,7 @@ measure python-job "$WORK/venv/bin/python" scripts/bench/job.py "$URL" "$WORK/ou
 measure parse-serde-value target/release/examples/bench_parse value "$WORK/response.json"
 measure parse-serde-ignored target/release/examples/bench_parse ignored "$WORK/response.json"
 measure parse-rowset target/release/examples/bench_parse rowset "$WORK/response.json"
-if [[ "${BENCH_HUNTBOOK_RUN:-0}" == 1 ]]; then
+if [[ "${BENCH_HUNTBOOK_RUN:-1}" == 1 ]]; then
     measure huntbook-run env HUNTBOOK_LOGIN_URL="$URL" HUNTBOOK_GRAPH_URL="$URL" \
         AZURE_TENANT_ID=bench-tenant AZURE_CLIENT_ID=00000000-0000-0000-0000-00000000b0b0 \
         BENCH_CLIENT_SECRET=bench-secret BENCH_OUT="$WORK/out-run" \
@@ -95,6 +95,14 @@ if cmp -s "$WORK/out-rust/noisy.csv" "$WORK/out-python/noisy.csv" &&
     echo "outputs: the Rust and Python jobs wrote byte-identical CSV and Markdown"
 else
     echo "warning: the Rust and Python outputs differ" >&2
+fi
+if [[ "${BENCH_HUNTBOOK_RUN:-1}" == 1 ]]; then
+    if cmp -s "$WORK/out-rust/noisy.csv" "$WORK/out-run/noisy.csv" &&
+        cmp -s "$WORK/out-rust/summary.md" "$WORK/out-run/summary.md"; then
+        echo "outputs: huntbook run wrote the same CSV and Markdown"
+    else
+        echo "warning: huntbook run's outputs differ from the reference job's" >&2
+    fi
 fi
 echo "rust job, last run: $(tail -n 1 "$WORK/rust-job.err")"
 echo "parse-only, last runs:"

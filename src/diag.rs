@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::source::{SourceMap, Span};
+use crate::source::{SourceFile, SourceMap, Span};
 
 /// How bad a diagnostic is. Errors make a playbook invalid (exit 2); warnings never do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -330,6 +330,12 @@ pub fn render_one(d: &Diagnostic, sources: &SourceMap, colour: bool) -> String {
         ),
         st.paint("1", &format!(": {}", d.message))
     );
+    let extras: Vec<(&str, &str)> = d
+        .help
+        .iter()
+        .map(|h| ("help", h.as_str()))
+        .chain(d.notes.iter().map(|n| ("note", n.as_str())))
+        .collect();
     let file = d.span.and_then(|s| sources.get(s.file).map(|f| (s, f)));
     let Some((span, file)) = file else {
         if let Some(path) = &d.path {
@@ -338,16 +344,36 @@ pub fn render_one(d: &Diagnostic, sources: &SourceMap, colour: bool) -> String {
         if let Some(label) = &d.label {
             let _ = writeln!(out, "  {} {label}", st.paint("1;34", "="));
         }
-        for (prefix, text) in d
-            .help
-            .iter()
-            .map(|h| ("help", h))
-            .chain(d.notes.iter().map(|n| ("note", n)))
-        {
+        for (prefix, text) in extras {
             let _ = writeln!(out, "  {} {prefix}: {text}", st.paint("1;34", "="));
         }
         return out;
     };
+    write_snippet(
+        &mut out,
+        file,
+        span,
+        colour,
+        sev_colour,
+        d.label.as_deref(),
+        &extras,
+    );
+    out
+}
+
+/// The located part of a message in the house style, shared by validation diagnostics and
+/// run-time errors: `--> file:line:column`, the source line with carets under `span` (then
+/// ` label`) in `caret_colour`, and `= help: …` / `= note: …` lines (`extras`).
+pub(crate) fn write_snippet(
+    out: &mut String,
+    file: &SourceFile,
+    span: Span,
+    colour: bool,
+    caret_colour: &str,
+    label: Option<&str>,
+    extras: &[(&str, &str)],
+) {
+    let st = Style { on: colour };
     let pos = file.line_col(span.start);
     let gutter = pos.line.to_string().len();
     let pad = " ".repeat(gutter);
@@ -365,9 +391,9 @@ pub fn render_one(d: &Diagnostic, sources: &SourceMap, colour: bool) -> String {
     let (line_start, line_end) = file.line_range(pos.line);
     // Tabs are expanded so the carets line up in any terminal.
     let display_line = raw_line.replace('\t', "    ");
-    let prefix_chars: String = raw_line.chars().take(pos.column - 1).collect();
-    let caret_col = prefix_chars
+    let caret_col = raw_line
         .chars()
+        .take(pos.column.saturating_sub(1))
         .map(|c| if c == '\t' { 4 } else { 1 })
         .sum::<usize>();
     let span_end = span.end.min(line_end).max(span.start.min(line_end));
@@ -386,27 +412,19 @@ pub fn render_one(d: &Diagnostic, sources: &SourceMap, colour: bool) -> String {
         display_line
     );
     let carets = "^".repeat(covered.max(1));
-    let label = d
-        .label
-        .as_deref()
-        .map(|l| format!(" {l}"))
-        .unwrap_or_default();
+    let label = label.map(|l| format!(" {l}")).unwrap_or_default();
     let _ = writeln!(
         out,
         "{pad} {bar} {}{}",
         " ".repeat(caret_col),
-        st.paint(sev_colour, &format!("{carets}{label}"))
+        st.paint(caret_colour, &format!("{carets}{label}"))
     );
-    if d.help.is_some() || !d.notes.is_empty() {
+    if !extras.is_empty() {
         let _ = writeln!(out, "{pad} {bar}");
     }
-    if let Some(help) = &d.help {
-        let _ = writeln!(out, "{pad} {} help: {help}", st.paint("1;34", "="));
+    for (prefix, text) in extras {
+        let _ = writeln!(out, "{pad} {} {prefix}: {text}", st.paint("1;34", "="));
     }
-    for note in &d.notes {
-        let _ = writeln!(out, "{pad} {} note: {note}", st.paint("1;34", "="));
-    }
-    out
 }
 
 /// One diagnostic in the JSON output of `validate --format json`.

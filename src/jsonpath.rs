@@ -1,7 +1,9 @@
-//! RFC 9535 JSONPath: the one code path for compiling and evaluating JSONPath in huntbook —
-//! `filter` steps, the `jsonpath()` template filter, and `huntbook jsonpath` all go through
-//! here, so what an author tries on the command line is exactly what a playbook does.
-//! Evaluation is serde_json_path's, which passes the whole RFC 9535 compliance suite.
+//! RFC 9535 JSONPath: the one code path for compiling and evaluating JSONPath over JSON in
+//! huntbook — validation, `filter` steps, the `jsonpath()` template filter, `huntbook
+//! jsonpath` and test expectations all go through here, so what an author tries on the
+//! command line is exactly what a playbook does. Evaluation is serde_json_path's, which
+//! passes the whole RFC 9535 compliance suite; [`crate::rows::RowFilter`] wraps a compiled
+//! path with the fast path over hunting rows.
 
 use std::fmt;
 
@@ -74,10 +76,10 @@ impl JsonPath {
         self.path.query(document).all()
     }
 
-    /// Like [`JsonPath::query`], cloning the matches into a JSON array.
+    /// Like [`JsonPath::query`], with each value's location in `document`.
     #[must_use]
-    pub fn query_array(&self, document: &Value) -> Value {
-        Value::Array(self.query(document).into_iter().cloned().collect())
+    pub fn query_located<'a>(&self, document: &'a Value) -> serde_json_path::LocatedNodeList<'a> {
+        self.path.query_located(document)
     }
 }
 
@@ -114,7 +116,8 @@ mod tests {
             {"AccountName": "system", "DeviceName": "a"},
             {"AccountName": "bob", "DeviceName": "b"}
         ]);
-        assert_eq!(p.query_array(&doc), json!(["b"]));
+        let f = crate::rows::RowFilter::compile(p.source()).unwrap();
+        assert_eq!(f.apply_json(&doc), [json!("b")]);
         assert_eq!(p.source(), "$[?@.AccountName != 'system'].DeviceName");
     }
 

@@ -478,7 +478,7 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
         // Error bodies are small; cap what we read anyway.
-        let body = read_capped(resp, 64 * 1024).await;
+        let body = read_capped(resp, MAX_ERROR_BODY).await;
         let service = Box::new(ServiceError::parse(
             &body,
             &[token.secret().expose_secret()],
@@ -530,7 +530,8 @@ impl Client {
                     path,
                     attempt,
                     wait_ms = wait.as_millis() as u64,
-                    message = service.message.as_deref().unwrap_or(""),
+                    // Not `message`: that is the event's own text in JSON logs.
+                    service_message = service.message.as_deref().unwrap_or(""),
                     "throttled (HTTP 429); waiting"
                 );
                 // The block above already holds this bucket; pacing will absorb the wait for a
@@ -646,6 +647,10 @@ struct Head {
     headers: HeaderMap,
     response: Option<reqwest::Response>,
 }
+
+/// The most of an error body kept: enough for any service error (and for a `request` step
+/// that expects the status to read it), bounded against a hostile or broken server.
+const MAX_ERROR_BODY: usize = 64 * 1024;
 
 async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Vec<u8> {
     let mut out = Vec::new();

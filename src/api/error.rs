@@ -20,6 +20,9 @@ pub struct ServiceError {
     pub message: Option<String>,
     /// Defender's `error.target` or Graph's `innerError.request-id`: quote it to support.
     pub request_id: Option<String>,
+    /// The whole body as the service sent it (up to the client's cap on error bodies), the
+    /// bearer token scrubbed: a `request` step that expects this status gets it as `body`.
+    pub body: bytes::Bytes,
 }
 
 #[derive(Deserialize)]
@@ -38,6 +41,17 @@ impl ServiceError {
     /// `{"error":"…","error_description":"…"}`, or else a snippet of the text.
     #[must_use]
     pub fn parse(body: &[u8], scrub: &[&str]) -> ServiceError {
+        let parsed = ServiceError::parse_fields(body, scrub);
+        if body.is_empty() {
+            return parsed;
+        }
+        ServiceError {
+            body: bytes::Bytes::from(redact(&String::from_utf8_lossy(body), scrub)),
+            ..parsed
+        }
+    }
+
+    fn parse_fields(body: &[u8], scrub: &[&str]) -> ServiceError {
         let clean = |s: &str| redact(s, scrub);
         if let Ok(env) = serde_json::from_slice::<Envelope>(body) {
             let s = |v: Option<&serde_json::Value>| {
@@ -56,12 +70,13 @@ impl ServiceError {
                         message: s(o.get("message")).map(|m| clean(&m)),
                         request_id: s(o.get("target"))
                             .or_else(|| s(inner.and_then(|i| i.get("request-id")))),
+                        ..ServiceError::default()
                     }
                 }
                 serde_json::Value::String(code) => ServiceError {
                     code: Some(clean(code)),
                     message: env.error_description.map(|d| clean(&d)),
-                    request_id: None,
+                    ..ServiceError::default()
                 },
                 _ => ServiceError::default(),
             };
@@ -76,9 +91,8 @@ impl ServiceError {
             snippet.push('…');
         }
         ServiceError {
-            code: None,
             message: Some(clean(&snippet)),
-            request_id: None,
+            ..ServiceError::default()
         }
     }
 }
@@ -275,6 +289,9 @@ mod tests {
         let m = e.message.unwrap_or_default();
         assert!(m.chars().count() <= RAW_SNIPPET + 1);
         assert!(!m.contains("eyJ-bearer-token-value"));
+        let raw = String::from_utf8_lossy(&e.body);
+        assert!(raw.starts_with("<html>token [REDACTED] xxx"), "{raw}");
+        assert!(raw.ends_with("</html>"), "the whole body is kept");
         assert_eq!(ServiceError::parse(b"", &[]), ServiceError::default());
     }
 

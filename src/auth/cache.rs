@@ -4,7 +4,6 @@
 
 use std::fmt;
 use std::fs::{self, File};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -12,6 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::error::AuthError;
+use crate::fsutil::{self, AtomicOptions};
 
 const FILE_VERSION: u32 = 1;
 
@@ -167,23 +167,17 @@ impl TokenCache {
     }
 
     fn write(&self, file: &CacheFile) -> Result<(), AuthError> {
-        let dir = self.dir();
         let json = serde_json::to_vec_pretty(file).map_err(|e| self.err(e))?;
-        // Temp file in the same folder, then rename: readers see the old or the new file,
-        // never half of one. tempfile creates it 0600; we set it again for clarity.
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".token-cache")
-            .tempfile_in(&dir)
-            .map_err(|e| {
-                self.err(format!(
-                    "cannot create a temporary file in {}: {e}",
-                    dir.display()
-                ))
-            })?;
-        set_private(tmp.path()).map_err(|e| self.err(e))?;
-        tmp.write_all(&json).map_err(|e| self.err(e))?;
-        tmp.as_file().sync_all().map_err(|e| self.err(e))?;
-        tmp.persist(&self.path).map_err(|e| self.err(e.error))?;
+        // Readers see the old or the new file, never half of one; the file is 0600 from its
+        // creation. The folder already exists (0700): `lock` made it.
+        let options = AtomicOptions::new().private().create_parents(false);
+        fsutil::write_atomic_with(&self.path, &json, &options).map_err(|e| {
+            self.err(format!(
+                "cannot {} it: {}",
+                e.action,
+                fsutil::describe_io(&e.io)
+            ))
+        })?;
         Ok(())
     }
 
@@ -271,17 +265,6 @@ impl TokenCache {
             })
             .collect())
     }
-}
-
-#[cfg(unix)]
-fn set_private(path: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt as _;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o600))
-}
-
-#[cfg(not(unix))]
-fn set_private(_path: &Path) -> std::io::Result<()> {
-    Ok(())
 }
 
 fn open_private(path: &Path) -> std::io::Result<File> {

@@ -216,8 +216,8 @@ fn hosts(cloud: Cloud) -> CloudHosts {
 }
 
 fn builtin(url: &'static str) -> Url {
-    // Only the literal https URLs of the table above reach this; `every_cloud_has_https_hosts`
-    // parses each of them, so this cannot fail on user data.
+    // invariant: only the literal https URLs of the table above reach this, and
+    // `every_cloud_has_https_hosts` parses each of them, so this cannot fail on user data.
     Url::parse(url).expect("built-in endpoint URL")
 }
 
@@ -408,10 +408,10 @@ fn vet_url(setting: &str, value: &str, url: &Url) -> Result<(), EndpointError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> EnvVars {
+    pub(crate) fn env(pairs: &[(&str, &str)]) -> EnvVars {
         pairs
             .iter()
             .map(|(k, v)| ((*k).to_string(), (*v).to_string()))

@@ -1,8 +1,10 @@
-//! Which permission each API call needs (defender-api.md §2), so a run can check the token's
-//! `roles` / `scp` before its first action instead of failing halfway with a 403. The engine's
-//! preflight asks [`required`] for every planned call and [`check`]s the token.
+//! Which permission each API call needs (defender-api.md §2): the one table. Steps derive
+//! their permissions from it (`playbook::Step::required_permissions`), so `huntbook plan` and
+//! the engine's preflight (which checks the token's `roles` / `scp` before the first action
+//! instead of failing halfway with a 403) show the same thing. The emulator's per-route checks
+//! are the server side and stay apart.
 
-use super::{Audience, AuthContext, TokenInfo};
+use super::Audience;
 
 /// The permissions that allow a call: any one of them suffices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,17 +13,6 @@ pub struct Requirement {
     pub application: &'static [&'static str],
     /// Delegated permissions (`scp`), any of.
     pub delegated: &'static [&'static str],
-}
-
-impl Requirement {
-    /// The list for a context.
-    #[must_use]
-    pub fn for_context(&self, context: AuthContext) -> &'static [&'static str] {
-        match context {
-            AuthContext::Application => self.application,
-            AuthContext::User => self.delegated,
-        }
-    }
 }
 
 const fn same(p: &'static [&'static str]) -> Requirement {
@@ -95,7 +86,9 @@ pub fn required(audience: Audience, method: &str, path: &str) -> Option<Requirem
             ["security", "alerts", ..] => Some(same(&["SecurityEvents.ReadWrite.All"])),
             _ => None,
         },
-        Audience::Defender | Audience::Endpoint => match s.as_slice() {
+        // The Defender XDR API ("Microsoft Threat Protection") documents incidents and
+        // advanced hunting; the rest is the Defender for Endpoint API ("WindowsDefenderATP").
+        Audience::Defender => match s.as_slice() {
             ["incidents", ..] if read => Some(Requirement {
                 application: &["Incident.Read.All", "Incident.ReadWrite.All"],
                 delegated: &["Incident.Read", "Incident.ReadWrite"],
@@ -104,11 +97,14 @@ pub fn required(audience: Audience, method: &str, path: &str) -> Option<Requirem
                 application: &["Incident.ReadWrite.All"],
                 delegated: &["Incident.ReadWrite"],
             }),
-            ["advancedhunting", "run"] => Some(Requirement {
+            ["advancedhunting", ..] => Some(Requirement {
                 application: &["AdvancedHunting.Read.All"],
                 delegated: &["AdvancedHunting.Read"],
             }),
-            ["advancedqueries", "run"] => Some(Requirement {
+            _ => None,
+        },
+        Audience::Endpoint => match s.as_slice() {
+            ["advancedqueries", ..] => Some(Requirement {
                 application: &["AdvancedQuery.Read.All"],
                 delegated: &["AdvancedQuery.Read"],
             }),
@@ -131,7 +127,8 @@ pub fn required(audience: Audience, method: &str, path: &str) -> Option<Requirem
                 application: &["Machine.Read.All", "Machine.ReadWrite.All"],
                 delegated: &["Machine.Read", "Machine.ReadWrite"],
             }),
-            ["indicators", ..] if !read => Some(Requirement {
+            // Listing indicators needs the same permission as submitting one.
+            ["indicators", ..] => Some(Requirement {
                 application: &["Ti.ReadWrite", "Ti.ReadWrite.All"],
                 delegated: &["Ti.ReadWrite"],
             }),
@@ -147,32 +144,6 @@ pub fn required(audience: Audience, method: &str, path: &str) -> Option<Requirem
             _ => None,
         },
     }
-}
-
-/// Check a token against a requirement: `Err` with a message naming what is missing and what
-/// the token has.
-///
-/// # Errors
-/// The token carries none of the permissions.
-pub fn check(info: &TokenInfo, context: AuthContext, req: &Requirement) -> Result<(), String> {
-    let wanted = req.for_context(context);
-    if info.has_any(wanted) {
-        return Ok(());
-    }
-    let kind = match context {
-        AuthContext::Application => "application permission",
-        AuthContext::User => "delegated permission",
-    };
-    let have = info.permissions();
-    Err(format!(
-        "the token lacks the {kind} {}; it has {}",
-        wanted.join(" or "),
-        if have.is_empty() {
-            "none".to_string()
-        } else {
-            have.join(", ")
-        }
-    ))
 }
 
 #[cfg(test)]
@@ -224,31 +195,5 @@ mod tests {
             Some(vec!["Machine.CollectForensics"])
         );
         assert_eq!(required(Audience::Graph, "GET", "/v1.0/me"), None);
-    }
-
-    #[test]
-    fn check_names_what_is_missing() {
-        let info = TokenInfo {
-            roles: vec!["Machine.Read.All".into()],
-            ..TokenInfo::default()
-        };
-        let Some(isolate) = required(Audience::Endpoint, "POST", "/api/machines/x/isolate") else {
-            panic!("isolate is a known call");
-        };
-        let msg = check(&info, AuthContext::Application, &isolate)
-            .err()
-            .unwrap_or_default();
-        assert_eq!(
-            msg,
-            "the token lacks the application permission Machine.Isolate; it has Machine.Read.All"
-        );
-        let Some(read) = required(Audience::Endpoint, "GET", "/api/machines") else {
-            panic!("list machines is a known call");
-        };
-        assert!(check(&info, AuthContext::Application, &read).is_ok());
-        assert!(
-            check(&info, AuthContext::User, &read).is_err(),
-            "delegated tokens need scopes"
-        );
     }
 }

@@ -640,13 +640,7 @@ impl TokenStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn env(pairs: &[(&str, &str)]) -> EnvVars {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-            .collect()
-    }
+    use crate::auth::endpoints::tests::env;
 
     #[test]
     fn settings_fall_back_to_the_environment() {

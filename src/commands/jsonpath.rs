@@ -1,20 +1,21 @@
 //! `huntbook jsonpath EXPR [FILE|-]`: evaluate an RFC 9535 JSONPath over a JSON document and
 //! print the matched values as a JSON array — the author's tool for trying a `filter` on
-//! sample results. It runs the exact code path of `filter` steps (`crate::jsonpath`).
+//! sample results. It runs the code path of `filter` steps ([`RowFilter`]: compiled by
+//! `crate::jsonpath`, a JSON document queried as a step's non-row input is).
 
 use std::io::{Read as _, Write as _};
 
 use crate::cli::{GlobalArgs, JsonpathArgs};
 use crate::diag::{self, Code, Diagnostic};
 use crate::exit::ExitStatus;
-use crate::jsonpath::JsonPath;
+use crate::rows::RowFilter;
 use crate::source::{SourceFile, SourceMap, Span};
 
 /// Entry point of `huntbook jsonpath`.
 #[must_use]
 pub fn run(args: &JsonpathArgs, _global: &GlobalArgs) -> ExitStatus {
     let colour = diag::stderr_wants_colour();
-    let path = match JsonPath::compile(&args.expr) {
+    let path = match RowFilter::compile(&args.expr) {
         Ok(p) => p,
         Err(e) => {
             let mut sources = SourceMap::new();
@@ -49,7 +50,7 @@ pub fn run(args: &JsonpathArgs, _global: &GlobalArgs) -> ExitStatus {
             return ExitStatus::Invalid;
         }
     };
-    let matches = path.query_array(&document);
+    let matches = path.apply_json(&document);
     let mut out = std::io::stdout().lock();
     let text = serde_json::to_string_pretty(&matches).unwrap_or_else(|_| "[]".into());
     match writeln!(out, "{text}") {

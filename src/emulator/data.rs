@@ -20,6 +20,9 @@ use sha1::{Digest, Sha1};
 
 use super::EmuError;
 use super::api::generate::{self, account};
+use super::api::machines::{
+    EXPOSURE_LEVELS as EXPOSURE, HEALTH_STATUSES as HEALTH, RISK_SCORES as RISK,
+};
 use super::api::model::{
     Account, Alert, AlertStatus, Classification, Comment, DetectionSource, Determination, Evidence,
     EvidenceKind, FileDetails, Incident, IncidentStatus, ServiceSource, Severity,
@@ -301,16 +304,6 @@ pub struct EvidenceSpec {
     pub urls: Vec<String>,
 }
 
-const RISK: &[&str] = &["None", "Informational", "Low", "Medium", "High"];
-const EXPOSURE: &[&str] = &["None", "Low", "Medium", "High"];
-const HEALTH: &[&str] = &[
-    "Active",
-    "Inactive",
-    "ImpairedCommunication",
-    "NoSensorData",
-    "NoSensorDataImpairedCommunication",
-    "Unknown",
-];
 const VERDICTS: &[&str] = &["unknown", "suspicious", "malicious", "noThreatsFound"];
 
 /// Evidence types, with the fields each accepts besides `type` and `verdict`.

@@ -444,10 +444,10 @@ fn plant_findings(seed: u64, devices: &[Device], people: &[Person]) -> Findings 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn anchor() -> DateTime<Utc> {
+    pub(crate) fn anchor() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-11-25T12:00:00Z")
             .map(|d| d.with_timezone(&Utc))
             .unwrap_or_default()

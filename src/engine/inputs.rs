@@ -1,12 +1,12 @@
-//! `--input name=value`: parsed by each input's declared type with the template module's
-//! parser (`template::value::parse_input`, the syntax `docs/templates.md` documents), checked
-//! against `enum:`, defaults applied, required inputs enforced — all before any network call,
-//! with the same diagnostics as `huntbook validate` (exit 2).
+//! `--input name=value` for a run: parsed, checked against `enum:` and merged with the
+//! defaults by [`crate::playbook::inputs::resolve`] (the code `huntbook plan` uses too), all
+//! before any network call, with the same diagnostics as `huntbook validate` (exit 2); here the
+//! values become template values.
 
-use crate::diag::{Code, Diagnostic, did_you_mean, one_of};
-use crate::playbook::{InputValue, Playbook};
+use crate::diag::Diagnostic;
+use crate::playbook::Playbook;
 use crate::template::Value;
-use crate::template::value::{self, parse_input};
+use crate::template::value;
 
 /// The typed input values of a run, in declaration order.
 #[derive(Debug, Clone, Default)]
@@ -42,117 +42,19 @@ impl Inputs {
     }
 }
 
-/// A model default as a typed template value.
-#[must_use]
-pub fn default_value(v: &InputValue) -> Value {
-    match v {
-        InputValue::Duration(d) => value::duration(*d),
-        InputValue::Datetime(t) => value::datetime(*t),
-        other => value::from_json(&other.to_json()),
-    }
-}
-
 /// Resolve `--input` arguments against the playbook's declared inputs.
 ///
 /// # Errors
 /// Every problem at once: a malformed argument, an undeclared name (with a suggestion), a
 /// value that does not parse as its type or is outside `enum:`, a required input not given.
 pub fn resolve(playbook: &Playbook, args: &[String]) -> Result<Inputs, Vec<Diagnostic>> {
-    let file = playbook.path.display().to_string();
-    let mut given: Vec<(String, Value)> = Vec::new();
-    let mut errors = Vec::new();
-    for arg in args {
-        let Some((name, text)) = arg.split_once('=') else {
-            errors.push(
-                Diagnostic::file(
-                    Code::BadInput,
-                    file.clone(),
-                    format!("`--input {arg}` is not of the form `name=value`"),
-                )
-                .help(format!("e.g. `--input {arg}=…`")),
-            );
-            continue;
-        };
-        let name = name.trim();
-        let Some(input) = playbook.input(name) else {
-            let names: Vec<&str> = playbook.inputs.iter().map(|i| i.name.as_str()).collect();
-            let help = did_you_mean(name, names.iter().copied()).or_else(|| {
-                if names.is_empty() {
-                    Some("this playbook declares no inputs".to_string())
-                } else {
-                    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
-                    Some(format!("its inputs: {}", quoted.join(", ")))
-                }
-            });
-            errors.push(
-                Diagnostic::file(
-                    Code::BadInput,
-                    file.clone(),
-                    format!("the playbook has no input `{name}`"),
-                )
-                .maybe_help(help),
-            );
-            continue;
-        };
-        let parsed = match parse_input(input.ty, text) {
-            Ok(v) => v,
-            Err(e) => {
-                errors.push(
-                    Diagnostic::new(
-                        Code::BadInput,
-                        input.span,
-                        format!("bad value for input `{name}` ({}): {}", input.ty, e.message),
-                    )
-                    .label(format!("declared as {} here", input.ty)),
-                );
-                continue;
-            }
-        };
-        if let Some(allowed) = &input.allowed {
-            let got = value::to_json(&parsed).ok();
-            if !allowed.iter().any(|a| Some(a.to_json()) == got) {
-                let names: Vec<String> = allowed.iter().map(ToString::to_string).collect();
-                let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-                errors.push(
-                    Diagnostic::new(
-                        Code::BadInput,
-                        input.span,
-                        format!("input `{name}` must be {}, not `{text}`", one_of(&refs)),
-                    )
-                    .label("the allowed values are declared here"),
-                );
-                continue;
-            }
-        }
-        match given.iter_mut().find(|(k, _)| k == name) {
-            // A repeated `--input` replaces the earlier one, as repeated flags usually do.
-            Some(slot) => slot.1 = parsed,
-            None => given.push((name.to_string(), parsed)),
-        }
-    }
-    let mut values = Vec::with_capacity(playbook.inputs.len());
-    for input in &playbook.inputs {
-        if let Some((_, v)) = given.iter().find(|(k, _)| *k == input.name) {
-            values.push((input.name.clone(), v.clone()));
-        } else if let Some(d) = &input.default {
-            values.push((input.name.clone(), default_value(d)));
-        } else if input.required {
-            errors.push(
-                Diagnostic::new(
-                    Code::BadInput,
-                    input.span,
-                    format!("input `{}` is required", input.name),
-                )
-                .label("required, with no default")
-                .help(format!("pass it with `--input {}=…`", input.name)),
-            );
-        }
-    }
-    if errors.is_empty() {
-        Ok(Inputs { values })
-    } else {
-        Err(errors)
-    }
+    let values = crate::playbook::inputs::resolve(playbook, args)?;
+    Ok(Inputs {
+        values: values
+            .into_iter()
+            .map(|(name, v)| (name, v.to_value()))
+            .collect(),
+    })
 }
 
 #[cfg(test)]

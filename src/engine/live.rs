@@ -14,18 +14,9 @@ use super::connection::{
 };
 use super::error::{ErrorKind, StepError};
 use crate::api::{self, ApiError, ApiRequest, ClientOptions};
-use crate::auth::{self, Audience, AuthError, AuthSettings, PromptFn, TokenStore};
+use crate::auth::{self, AuthError, AuthSettings, PromptFn, TokenStore};
 use crate::exit::ExitStatus;
 use crate::playbook::{Api, AuthContext, Choice as _, Cloud, Resource};
-
-/// The token audience of a resource.
-fn audience(r: Resource) -> Audience {
-    match r {
-        Resource::Graph => Audience::Graph,
-        Resource::DefenderXdr => Audience::Defender,
-        Resource::Endpoint => Audience::Endpoint,
-    }
-}
 
 fn cloud(c: Cloud) -> auth::Cloud {
     match c {
@@ -140,7 +131,7 @@ impl Live {
     }
 
     fn request(call: &Call) -> Result<ApiRequest, StepError> {
-        let aud = audience(call.audience);
+        let aud = call.audience.audience();
         let method = reqwest::Method::from_bytes(call.method.name().as_bytes())
             .map_err(|e| StepError::new(ErrorKind::Api, format!("bad method: {e}")))?;
         let mut req = match &call.target {
@@ -211,7 +202,7 @@ impl Connection for Live {
                 .resolve(&self.env, self.prompt.clone())
                 .map_err(|e| auth_error(&e))?;
             let tokens = Arc::new(TokenStore::new(self.http.clone(), config));
-            let aud = audience(request.audience);
+            let aud = request.audience.audience();
             let token = tokens.token(aud).await.map_err(|e| auth_error(&e))?;
             let info = token.info.clone();
             let context = match tokens.context() {
@@ -245,7 +236,7 @@ impl Connection for Live {
             let client = self.client()?;
             let token = client
                 .tokens()
-                .token(audience(resource))
+                .token(resource.audience())
                 .await
                 .map_err(|e| auth_error(&e))?;
             Ok(Grant {
@@ -272,16 +263,12 @@ impl Connection for Live {
                     body: resp.body,
                 }),
                 Err(e) => match (e.status(), e.service()) {
-                    // An expected error status: the service's error as the body.
-                    (Some(status), Some(service)) if accept.contains(&status) => {
-                        let body = serde_json::json!({
-                            "error": { "code": service.code, "message": service.message }
-                        });
-                        Ok(Reply {
-                            status,
-                            body: bytes::Bytes::from(serde_json::to_vec(&body).unwrap_or_default()),
-                        })
-                    }
+                    // An expected error status: the body as the service sent it (capped and
+                    // scrubbed by the client), read like a success's.
+                    (Some(status), Some(service)) if accept.contains(&status) => Ok(Reply {
+                        status,
+                        body: service.body.clone(),
+                    }),
                     _ => Err(api_error(&e)),
                 },
             }

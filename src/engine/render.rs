@@ -27,53 +27,16 @@ pub fn render_error(e: &ErrorReport, sources: &SourceMap, colour: bool) -> Strin
         paint(colour, "1", &format!(": {} failed: {}", e.step, e.message))
     );
     let located = e.span.and_then(|s| sources.get(s.file).map(|f| (s, f)));
-    if let Some((span, file)) = located {
-        let pos = file.line_col(span.start);
-        let gutter = pos.line.to_string().len();
-        let pad = " ".repeat(gutter);
-        let bar = paint(colour, "1;34", "|");
-        let _ = writeln!(
-            out,
-            "{pad}{} {}:{}:{}",
-            paint(colour, "1;34", "-->"),
-            file.name(),
-            pos.line,
-            pos.column
-        );
-        let _ = writeln!(out, "{pad} {bar}");
-        let raw = file.line_text(pos.line);
-        let (line_start, line_end) = file.line_range(pos.line);
-        let shown = raw.replace('\t', "    ");
-        let lead: usize = raw
-            .chars()
-            .take(pos.column.saturating_sub(1))
-            .map(|c| if c == '\t' { 4 } else { 1 })
-            .sum();
-        let end = span.end.min(line_end);
-        let width = if end > span.start {
-            file.text()
-                .get(span.start.max(line_start)..end)
-                .map_or(1, |t| t.chars().count().max(1))
-        } else {
-            1
-        };
-        let _ = writeln!(
-            out,
-            "{} {bar} {shown}",
-            paint(colour, "1;34", &pos.line.to_string())
-        );
-        let _ = writeln!(
-            out,
-            "{pad} {bar} {}{}",
-            " ".repeat(lead),
-            paint(colour, "1;31", &"^".repeat(width))
-        );
-        if let Some(help) = &e.help {
-            let _ = writeln!(out, "{pad} {bar}");
-            let _ = writeln!(out, "{pad} {} help: {help}", paint(colour, "1;34", "="));
+    let extras: Vec<(&str, &str)> = e.help.iter().map(|h| ("help", h.as_str())).collect();
+    match located {
+        Some((span, file)) => {
+            crate::diag::write_snippet(&mut out, file, span, colour, "1;31", None, &extras);
         }
-    } else if let Some(help) = &e.help {
-        let _ = writeln!(out, "  {} help: {help}", paint(colour, "1;34", "="));
+        None => {
+            for (prefix, text) in extras {
+                let _ = writeln!(out, "  {} {prefix}: {text}", paint(colour, "1;34", "="));
+            }
+        }
     }
     out
 }
@@ -116,7 +79,13 @@ fn detail(s: &StepReport) -> String {
         parts.push("truncated at the service's limit".to_string());
     }
     if let Some(w) = &s.written {
-        parts.push(format!("{} bytes to {}", w.bytes, w.path));
+        // `-` is how the report names stdout; people read "stdout".
+        let to = if w.path == "-" {
+            "stdout"
+        } else {
+            w.path.as_str()
+        };
+        parts.push(format!("{} bytes to {to}", w.bytes));
     }
     if !s.iterations.is_empty() {
         parts.push(plural(s.iterations.len() as u64, "iteration"));

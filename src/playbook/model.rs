@@ -15,6 +15,10 @@ use crate::source::{SourceMap, Span};
 use crate::template::types::ValueType;
 use crate::template::{Field, Reference};
 
+/// Input values are typed and parsed by the template layer, so `run`, `plan` and validation
+/// share one parser.
+pub use crate::template::value::InputValue;
+
 pub use super::enums::{
     ActionType, Api, AuthContext, Choice, Classification, Cloud, Determination, IncidentSeverity,
     IncidentStatus, IsolationType, Method, OnError, OutputFormat, ScanType,
@@ -62,134 +66,6 @@ pub struct Input {
     pub allowed: Option<Vec<InputValue>>,
     /// The input's key in `inputs:`.
     pub span: Span,
-}
-
-/// A typed input value (from the playbook's `default:` or the command line).
-#[derive(Debug, Clone, PartialEq)]
-pub enum InputValue {
-    String(String),
-    Integer(i64),
-    Number(f64),
-    Boolean(bool),
-    Duration(Duration),
-    Datetime(DateTime<Utc>),
-    List(Vec<serde_json::Value>),
-}
-
-impl InputValue {
-    /// Parse a command-line value (`--input name=value`) as `ty`, by the rules of
-    /// [`crate::template::value::parse_input`]: booleans `true`/`false`/`yes`/`no`, lists as a
-    /// JSON array or comma-separated strings (empty items dropped), datetimes as RFC 3339 or a
-    /// date.
-    ///
-    /// # Errors
-    /// A message saying what was expected.
-    pub fn parse(ty: ValueType, text: &str) -> Result<InputValue, String> {
-        let t = text.trim();
-        match ty {
-            ValueType::String => Ok(InputValue::String(text.to_string())),
-            ValueType::Integer => t
-                .parse()
-                .map(InputValue::Integer)
-                .map_err(|_| format!("expected an integer, got `{t}`")),
-            ValueType::Number => t
-                .parse::<f64>()
-                .ok()
-                .filter(|f| f.is_finite())
-                .map(InputValue::Number)
-                .ok_or_else(|| format!("expected a number, got `{t}`")),
-            ValueType::Boolean => match t.to_ascii_lowercase().as_str() {
-                "true" | "yes" => Ok(InputValue::Boolean(true)),
-                "false" | "no" => Ok(InputValue::Boolean(false)),
-                _ => Err(format!(
-                    "expected a boolean (`true`, `false`, `yes`, `no`), got `{t}`"
-                )),
-            },
-            ValueType::Duration => crate::template::types::parse_duration(t)
-                .map(InputValue::Duration)
-                .map_err(|e| e.message),
-            ValueType::Datetime => parse_datetime(t).map(InputValue::Datetime),
-            ValueType::List => {
-                if t.starts_with('[') {
-                    match serde_json::from_str::<serde_json::Value>(t) {
-                        Ok(serde_json::Value::Array(items)) => Ok(InputValue::List(items)),
-                        _ => Err(format!("expected a JSON array, got `{t}`")),
-                    }
-                } else {
-                    Ok(InputValue::List(
-                        t.split(',')
-                            .map(str::trim)
-                            .filter(|s| !s.is_empty())
-                            .map(|s| serde_json::Value::String(s.to_string()))
-                            .collect(),
-                    ))
-                }
-            }
-        }
-    }
-
-    /// The value in the template scope: durations and datetimes stay typed, so a query
-    /// renders them as KQL `1d` and `datetime(…)` literals.
-    #[must_use]
-    pub fn to_value(&self) -> crate::template::Value {
-        use crate::template::value;
-        match self {
-            InputValue::Duration(d) => value::duration(*d),
-            InputValue::Datetime(t) => value::datetime(*t),
-            other => value::from_json(&other.to_json()),
-        }
-    }
-
-    /// The value as JSON (durations as their huntbook spelling, datetimes as RFC 3339).
-    #[must_use]
-    pub fn to_json(&self) -> serde_json::Value {
-        match self {
-            InputValue::String(s) => serde_json::Value::String(s.clone()),
-            InputValue::Integer(i) => serde_json::Value::from(*i),
-            InputValue::Number(f) => serde_json::Number::from_f64(*f)
-                .map_or(serde_json::Value::Null, serde_json::Value::Number),
-            InputValue::Boolean(b) => serde_json::Value::Bool(*b),
-            InputValue::Duration(d) => {
-                serde_json::Value::String(crate::template::types::format_duration(*d))
-            }
-            InputValue::Datetime(t) => {
-                serde_json::Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
-            }
-            InputValue::List(items) => serde_json::Value::Array(items.clone()),
-        }
-    }
-
-    /// The value's type.
-    #[must_use]
-    pub fn value_type(&self) -> ValueType {
-        match self {
-            InputValue::String(_) => ValueType::String,
-            InputValue::Integer(_) => ValueType::Integer,
-            InputValue::Number(_) => ValueType::Number,
-            InputValue::Boolean(_) => ValueType::Boolean,
-            InputValue::Duration(_) => ValueType::Duration,
-            InputValue::Datetime(_) => ValueType::Datetime,
-            InputValue::List(_) => ValueType::List,
-        }
-    }
-}
-
-impl std::fmt::Display for InputValue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.to_json() {
-            serde_json::Value::String(s) => f.write_str(&s),
-            other => write!(f, "{other}"),
-        }
-    }
-}
-
-/// Parse a date-time: RFC 3339, a date-time without offset (UTC), or a date (midnight UTC) —
-/// the rules of [`crate::template::value::parse_datetime`].
-///
-/// # Errors
-/// A message with the expected forms.
-pub fn parse_datetime(t: &str) -> Result<DateTime<Utc>, String> {
-    crate::template::value::parse_datetime(t).map_err(|e| e.message)
 }
 
 /// A compiled template or expression with where it came from.
@@ -693,6 +569,17 @@ pub enum Resource {
 }
 
 impl Resource {
+    /// The token audience of the resource.
+    #[must_use]
+    pub fn audience(self) -> crate::auth::Audience {
+        use crate::auth::Audience;
+        match self {
+            Resource::Graph => Audience::Graph,
+            Resource::DefenderXdr => Audience::Defender,
+            Resource::Endpoint => Audience::Endpoint,
+        }
+    }
+
     /// The API's display name in the Entra portal.
     #[must_use]
     pub fn display(self) -> &'static str {
@@ -715,18 +602,21 @@ pub struct Permission {
     pub call: String,
 }
 
-fn perm(
+/// The permission a call needs, from the one table of what each API call needs
+/// ([`crate::auth::permissions::required`]); `None` for a call the table does not know.
+fn call_permission(
     resource: Resource,
-    application: &[&'static str],
-    delegated: &[&'static str],
+    method: &str,
+    path: &str,
     call: impl Into<String>,
-) -> Permission {
-    Permission {
+) -> Option<Permission> {
+    let req = crate::auth::permissions::required(resource.audience(), method, path)?;
+    Some(Permission {
         resource,
-        application: application.to_vec(),
-        delegated: delegated.to_vec(),
+        application: req.application.to_vec(),
+        delegated: req.delegated.to_vec(),
         call: call.into(),
-    }
+    })
 }
 
 impl Step {
@@ -760,213 +650,86 @@ impl Step {
         }
     }
 
-    /// The permissions this step itself needs (not its children's), from defender-api.md §2.
+    /// The permissions this step itself needs (not its children's): the calls the step
+    /// makes, looked up in [`crate::auth::permissions`] (defender-api.md §2).
     #[must_use]
     pub fn required_permissions(&self) -> Vec<Permission> {
-        match &self.kind {
-            StepKind::Hunt(h) => match h.api {
-                Api::Defender => vec![perm(
-                    Resource::DefenderXdr,
-                    &["AdvancedHunting.Read.All"],
-                    &["AdvancedHunting.Read"],
-                    "POST /api/advancedhunting/run",
-                )],
-                Api::Endpoint => vec![perm(
-                    Resource::Endpoint,
-                    &["AdvancedQuery.Read.All"],
-                    &["AdvancedQuery.Read"],
-                    "POST /api/advancedqueries/run",
-                )],
-                Api::Graph => vec![perm(
-                    Resource::Graph,
-                    &["ThreatHunting.Read.All"],
-                    &["ThreatHunting.Read.All"],
-                    "POST /security/runHuntingQuery",
-                )],
-            },
-            StepKind::Incidents(i) => incident_permissions(i),
+        let calls: Vec<(Resource, &str, String, String)> = match &self.kind {
+            StepKind::Hunt(h) => {
+                let (resource, path) = match h.api {
+                    Api::Defender => (Resource::DefenderXdr, "/api/advancedhunting/run"),
+                    Api::Endpoint => (Resource::Endpoint, "/api/advancedqueries/run"),
+                    Api::Graph => (Resource::Graph, "/security/runHuntingQuery"),
+                };
+                vec![(resource, "POST", path.to_string(), format!("POST {path}"))]
+            }
+            StepKind::Incidents(i) => {
+                let (resource, base) = match i.api {
+                    Api::Defender => (Resource::DefenderXdr, "/api/incidents"),
+                    Api::Graph | Api::Endpoint => (Resource::Graph, "/security/incidents"),
+                };
+                let one = format!("{base}/{{id}}");
+                match &i.op {
+                    IncidentsOp::Update(u) => {
+                        // Graph records a comment with a second call needing the same
+                        // permission: one line in the plan names both.
+                        let call = if resource == Resource::Graph && u.comment.is_some() {
+                            format!("PATCH {one} + POST {one}/comments")
+                        } else {
+                            format!("PATCH {one}")
+                        };
+                        vec![(resource, "PATCH", one, call)]
+                    }
+                    IncidentsOp::Get { .. } => {
+                        vec![(resource, "GET", one.clone(), format!("GET {one}"))]
+                    }
+                    IncidentsOp::List(_) => {
+                        vec![(resource, "GET", base.to_string(), format!("GET {base}"))]
+                    }
+                }
+            }
             StepKind::MachineAction(m) => {
-                let role = m.action.permission();
-                let mut v = vec![
-                    perm(
+                let path = format!("/api/machines/{{id}}/{}", m.action.mde_path());
+                vec![
+                    (
                         Resource::Endpoint,
-                        &[role],
-                        &[role],
-                        format!("POST /api/machines/{{id}}/{}", m.action.mde_path()),
+                        "POST",
+                        path.clone(),
+                        format!("POST {path}"),
                     ),
                     // Idempotency checks (and `wait`) read the machine's pending actions.
-                    perm(
+                    (
                         Resource::Endpoint,
-                        &["Machine.Read.All", "Machine.ReadWrite.All"],
-                        &["Machine.Read", "Machine.ReadWrite"],
-                        "GET /api/machineactions",
+                        "GET",
+                        "/api/machineactions".to_string(),
+                        "GET /api/machineactions".to_string(),
                     ),
-                ];
-                v.dedup();
-                v
+                ]
             }
-            StepKind::Request(r) => request_permissions(r),
+            StepKind::Request(r) => {
+                let resource = match r.api {
+                    Api::Graph => Resource::Graph,
+                    Api::Defender => Resource::DefenderXdr,
+                    Api::Endpoint => Resource::Endpoint,
+                };
+                let path = r.path.source();
+                vec![(
+                    resource,
+                    r.method.name(),
+                    path.to_string(),
+                    format!("{} {path}", r.method.name()),
+                )]
+            }
             _ => Vec::new(),
-        }
-    }
-}
-
-fn incident_permissions(i: &Incidents) -> Vec<Permission> {
-    match (i.api, &i.op) {
-        (Api::Defender, IncidentsOp::Update(_)) => vec![perm(
-            Resource::DefenderXdr,
-            &["Incident.ReadWrite.All"],
-            &["Incident.ReadWrite"],
-            "PATCH /api/incidents/{id}",
-        )],
-        (Api::Defender, op) => vec![perm(
-            Resource::DefenderXdr,
-            &["Incident.Read.All", "Incident.ReadWrite.All"],
-            &["Incident.Read", "Incident.ReadWrite"],
-            if matches!(op, IncidentsOp::Get { .. }) {
-                "GET /api/incidents/{id}"
-            } else {
-                "GET /api/incidents"
-            },
-        )],
-        (_, IncidentsOp::Update(u)) => {
-            let call = if u.comment.is_some() {
-                "PATCH /security/incidents/{id} + POST /security/incidents/{id}/comments"
-            } else {
-                "PATCH /security/incidents/{id}"
-            };
-            vec![perm(
-                Resource::Graph,
-                &["SecurityIncident.ReadWrite.All"],
-                &["SecurityIncident.ReadWrite.All"],
-                call,
-            )]
-        }
-        (_, op) => vec![perm(
-            Resource::Graph,
-            &[
-                "SecurityIncident.Read.All",
-                "SecurityIncident.ReadWrite.All",
-            ],
-            &[
-                "SecurityIncident.Read.All",
-                "SecurityIncident.ReadWrite.All",
-            ],
-            if matches!(op, IncidentsOp::Get { .. }) {
-                "GET /security/incidents/{id}"
-            } else {
-                "GET /security/incidents"
-            },
-        )],
-    }
-}
-
-/// Permissions of a generic request, for the paths whose permissions are documented; other
-/// paths need whatever the API documents for them (nothing is listed).
-fn request_permissions(r: &Request) -> Vec<Permission> {
-    let path = r.path.source();
-    let read = r.method == Method::Get;
-    let call = format!("{} {path}", r.method.name());
-    let p =
-        |res, app: &[&'static str], del: &[&'static str]| vec![perm(res, app, del, call.clone())];
-    match r.api {
-        Api::Graph if path.starts_with("/security/runHuntingQuery") => p(
-            Resource::Graph,
-            &["ThreatHunting.Read.All"],
-            &["ThreatHunting.Read.All"],
-        ),
-        Api::Graph if path.starts_with("/security/incidents") => {
-            if read {
-                p(
-                    Resource::Graph,
-                    &[
-                        "SecurityIncident.Read.All",
-                        "SecurityIncident.ReadWrite.All",
-                    ],
-                    &[
-                        "SecurityIncident.Read.All",
-                        "SecurityIncident.ReadWrite.All",
-                    ],
-                )
-            } else {
-                p(
-                    Resource::Graph,
-                    &["SecurityIncident.ReadWrite.All"],
-                    &["SecurityIncident.ReadWrite.All"],
-                )
-            }
-        }
-        Api::Graph if path.starts_with("/security/alerts_v2") => {
-            if read {
-                p(
-                    Resource::Graph,
-                    &["SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All"],
-                    &["SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All"],
-                )
-            } else {
-                p(
-                    Resource::Graph,
-                    &["SecurityAlert.ReadWrite.All"],
-                    &["SecurityAlert.ReadWrite.All"],
-                )
-            }
-        }
-        Api::Defender if path.starts_with("/api/incidents") => {
-            if read {
-                p(
-                    Resource::DefenderXdr,
-                    &["Incident.Read.All", "Incident.ReadWrite.All"],
-                    &["Incident.Read", "Incident.ReadWrite"],
-                )
-            } else {
-                p(
-                    Resource::DefenderXdr,
-                    &["Incident.ReadWrite.All"],
-                    &["Incident.ReadWrite"],
-                )
-            }
-        }
-        Api::Defender if path.starts_with("/api/advancedhunting") => p(
-            Resource::DefenderXdr,
-            &["AdvancedHunting.Read.All"],
-            &["AdvancedHunting.Read"],
-        ),
-        Api::Endpoint
-            if path.starts_with("/api/machineactions")
-                || (read && path.starts_with("/api/machines")) =>
-        {
-            p(
-                Resource::Endpoint,
-                &["Machine.Read.All", "Machine.ReadWrite.All"],
-                &["Machine.Read", "Machine.ReadWrite"],
-            )
-        }
-        Api::Endpoint if path.starts_with("/api/alerts") => {
-            if read {
-                p(
-                    Resource::Endpoint,
-                    &["Alert.Read.All", "Alert.ReadWrite.All"],
-                    &["Alert.Read", "Alert.ReadWrite"],
-                )
-            } else {
-                p(
-                    Resource::Endpoint,
-                    &["Alert.ReadWrite.All"],
-                    &["Alert.ReadWrite"],
-                )
-            }
-        }
-        Api::Endpoint if path.starts_with("/api/indicators") => p(
-            Resource::Endpoint,
-            &["Ti.ReadWrite", "Ti.ReadWrite.All"],
-            &["Ti.ReadWrite"],
-        ),
-        Api::Endpoint if path.starts_with("/api/advancedqueries") => p(
-            Resource::Endpoint,
-            &["AdvancedQuery.Read.All"],
-            &["AdvancedQuery.Read"],
-        ),
-        _ => Vec::new(),
+        };
+        let mut out: Vec<Permission> = calls
+            .into_iter()
+            .filter_map(|(resource, method, path, call)| {
+                call_permission(resource, method, &path, call)
+            })
+            .collect();
+        out.dedup();
+        out
     }
 }
 
@@ -1025,51 +788,5 @@ impl Playbook {
     #[must_use]
     pub fn input(&self, name: &str) -> Option<&Input> {
         self.inputs.iter().find(|i| i.name == name)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cli_input_values_parse_by_type() {
-        assert_eq!(
-            InputValue::parse(ValueType::Integer, "42"),
-            Ok(InputValue::Integer(42))
-        );
-        assert!(InputValue::parse(ValueType::Integer, "4x").is_err());
-        assert_eq!(
-            InputValue::parse(ValueType::Duration, "90m"),
-            Ok(InputValue::Duration(Duration::from_secs(5400)))
-        );
-        assert_eq!(
-            InputValue::parse(ValueType::Boolean, "yes"),
-            Ok(InputValue::Boolean(true))
-        );
-        assert!(InputValue::parse(ValueType::Boolean, "1").is_err());
-        assert_eq!(
-            InputValue::parse(ValueType::List, "a,,b,"),
-            Ok(InputValue::List(vec!["a".into(), "b".into()]))
-        );
-        assert_eq!(
-            InputValue::parse(ValueType::List, "a, b"),
-            Ok(InputValue::List(vec!["a".into(), "b".into()]))
-        );
-        assert_eq!(
-            InputValue::parse(ValueType::List, "[1, 2]"),
-            Ok(InputValue::List(vec![1.into(), 2.into()]))
-        );
-        let dt = InputValue::parse(ValueType::Datetime, "2026-11-25").unwrap();
-        assert_eq!(dt.to_json(), serde_json::json!("2026-11-25T00:00:00Z"));
-        assert!(InputValue::parse(ValueType::Datetime, "yesterday").is_err());
-    }
-
-    #[test]
-    fn durations_print_in_playbook_spelling() {
-        assert_eq!(
-            InputValue::Duration(Duration::from_secs(86_400)).to_string(),
-            "1d"
-        );
     }
 }

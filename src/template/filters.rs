@@ -16,6 +16,7 @@ use super::types::parse_duration;
 use super::value::{
     self, Verbatim, as_datetime, as_duration, as_verbatim, describe, parse_datetime,
 };
+use crate::rows::{FilterOutput, RowFilter};
 
 /// Names of the filters huntbook adds to (or replaces in) minijinja's built-ins.
 pub const FILTERS: &[&str] = &[
@@ -166,36 +167,35 @@ fn date(v: Value, format: Option<String>) -> Result<Value, Error> {
     Ok(Value::from(out))
 }
 
-/// Check a JSONPath at compile time: the error names the column inside the path.
+/// Check a JSONPath at compile time through [`crate::jsonpath`], the project's one JSONPath
+/// front end: the error names the byte offset inside the path.
 pub(crate) fn check_jsonpath(path: &str) -> Result<(), (String, usize)> {
-    serde_json_path::JsonPath::parse(path)
+    crate::jsonpath::JsonPath::compile(path)
         .map(|_| ())
         .map_err(|e| {
             (
-                format!("invalid JSONPath `{path}`: {}", e.message()),
-                e.position(),
+                format!("invalid JSONPath `{path}`: {}", e.message),
+                e.offset,
             )
         })
 }
 
-/// `jsonpath(path)`: RFC 9535 query over the value; the list of matches.
+/// `jsonpath(path)`: RFC 9535 query over the value; the list of matches. The code path of a
+/// `filter` step ([`RowFilter::apply_value`]): hunting rows take the row filter (the fast
+/// path when the query allows, never the whole result as JSON) and whole-row matches stay
+/// rows; any other value is queried as JSON.
 fn jsonpath(v: Value, path: String) -> Result<Value, Error> {
     defined(&v, "jsonpath")?;
-    let compiled = serde_json_path::JsonPath::parse(&path).map_err(|e| {
+    let filter = RowFilter::compile(&path).map_err(|e| {
         invalid(format!(
             "`jsonpath`: invalid JSONPath `{path}` at column {}: {}",
-            e.position() + 1,
-            e.message()
+            e.column, e.message
         ))
     })?;
-    let json = value::to_json(&v).map_err(|e| invalid(format!("`jsonpath`: {e}")))?;
-    let matches: Vec<Value> = compiled
-        .query(&json)
-        .all()
-        .into_iter()
-        .map(value::from_json)
-        .collect();
-    Ok(Value::from(matches))
+    filter
+        .apply_value(&v)
+        .map(FilterOutput::into_value)
+        .map_err(|e| invalid(format!("`jsonpath`: {e}")))
 }
 
 /// `tojson`: plain JSON (no HTML escaping), typed values as their text; `indent` (a number

@@ -718,6 +718,54 @@ fn jsonpath_filter_returns_matches_and_checks_constant_paths() {
 }
 
 #[test]
+fn jsonpath_over_hunting_rows_renders_as_over_their_json() {
+    use crate::rows::{RowSet, Rows};
+    let body = r#"{"schema":[{"name":"DeviceName","type":"String"},{"name":"Count","type":"Int64"},{"name":"Extra","type":"Dynamic"}],
+        "results":[{"DeviceName":"ws1","Count":1,"Extra":{"k":[1,2]}},{"DeviceName":"ws2","Count":5},
+                   {"DeviceName":"ws3","Count":null,"Extra":"x"},{"DeviceName":"ws4","Count":7}]}"#;
+    let rows = Rows::all(std::sync::Arc::new(
+        RowSet::from_slice(body.as_bytes()).unwrap(),
+    ));
+    let as_rows = minijinja::context! { steps => minijinja::context! {
+        hunt => minijinja::context! { results => rows.clone().into_value() },
+    }};
+    let as_json = minijinja::context! { steps => minijinja::context! {
+        hunt => minijinja::context! { results => value::from_json(&rows.to_json_value()) },
+    }};
+    let e = frozen();
+    for template in [
+        "{{ steps.hunt.results | jsonpath('$[?@.Count > 1]') }}",
+        "{{ steps.hunt.results | jsonpath('$[?@.Count > 1]') | tojson }}",
+        "{{ steps.hunt.results | jsonpath('$[?@.Count > 1]') | length }}",
+        "{{ steps.hunt.results | jsonpath('$[?@.Count > 1].DeviceName') | join(',') }}",
+        "{% for r in steps.hunt.results | jsonpath('$[?@.Extra]') %}{{ r.DeviceName }}:{{ r.Extra }};{% endfor %}",
+        "{{ steps.hunt.results | jsonpath('$[0,2]') | tojson }}",
+        "{{ steps.hunt.results | jsonpath('$..k') }}",
+        "{{ steps.hunt.results | jsonpath('$[?@.Count == 99]') }}",
+    ] {
+        // Text around the expression: the matches print as text, as in a report.
+        let field = e
+            .compile(&format!("= {template}"), FieldKind::Text)
+            .unwrap();
+        let want = e.render_string(&field, &as_json).unwrap();
+        assert_eq!(
+            e.render_string(&field, &as_rows).unwrap(),
+            want,
+            "{template}"
+        );
+    }
+    // Whole-row matches stay rows: a later filter step keeps its fast path.
+    let field = e
+        .compile(
+            "{{ steps.hunt.results | jsonpath('$[?@.Count > 1]') }}",
+            FieldKind::Text,
+        )
+        .unwrap();
+    let kept = e.render(&field, &as_rows).unwrap();
+    assert_eq!(Rows::from_value(&kept).map(|r| r.len()), Some(2));
+}
+
+#[test]
 fn date_filter_formats_datetimes_and_strings() {
     assert_eq!(
         render_text(

@@ -371,59 +371,133 @@ fn typed_map(map: &serde_json::Map<String, serde_json::Value>) -> Result<Value, 
     Ok(Value::from_pairs(pairs))
 }
 
-/// Parse an `--input name=value` text as the declared type.
-///
-/// - `integer`: a whole number (`-3`, `42`); `number`: any finite number (`0.5`, `1e3`);
-/// - `boolean`: `true`/`false`/`yes`/`no`, any case;
-/// - `duration`: `30s`, `15m`, `2h`, `1d`, `1h30m`;
-/// - `datetime`: see [`parse_datetime`];
-/// - `list`: a JSON array (`["a", 1]`), or comma-separated strings (`a, b`), items trimmed and
-///   empty items dropped (so an empty text is an empty list);
-/// - `string`: the text as is.
+/// A typed input value: a playbook's `default:`/`enum:` entry or an `--input` argument,
+/// parsed by [`InputValue::parse`] — the one parser `huntbook run`, `huntbook plan` and the
+/// validation of defaults share.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InputValue {
+    String(String),
+    Integer(i64),
+    Number(f64),
+    Boolean(bool),
+    Duration(Duration),
+    Datetime(DateTime<Utc>),
+    List(Vec<serde_json::Value>),
+}
+
+impl InputValue {
+    /// Parse an `--input name=value` text as the declared type (`docs/templates.md`, Inputs).
+    ///
+    /// - `integer`: a whole number (`-3`, `42`); `number`: any finite number (`0.5`, `1e3`);
+    /// - `boolean`: `true`/`false`/`yes`/`no`, any case;
+    /// - `duration`: `30s`, `15m`, `2h`, `1d`, `1h30m`;
+    /// - `datetime`: see [`parse_datetime`];
+    /// - `list`: a JSON array (`["a", 1]`), or comma-separated strings (`a, b`), items trimmed
+    ///   and empty items dropped (so an empty text is an empty list);
+    /// - `string`: the text as is.
+    ///
+    /// # Errors
+    /// When the text is not of the type; the message says what was expected.
+    pub fn parse(ty: ValueType, text: &str) -> Result<InputValue, ValueError> {
+        let s = text.trim();
+        match ty {
+            ValueType::String => Ok(InputValue::String(text.to_string())),
+            ValueType::Integer => s
+                .parse::<i64>()
+                .map(InputValue::Integer)
+                .map_err(|_| ValueError::new(format!("expected an integer, got `{s}`"))),
+            ValueType::Number => match s.parse::<f64>() {
+                Ok(n) if n.is_finite() => Ok(InputValue::Number(n)),
+                _ => Err(ValueError::new(format!("expected a number, got `{s}`"))),
+            },
+            ValueType::Boolean => match s.to_ascii_lowercase().as_str() {
+                "true" | "yes" => Ok(InputValue::Boolean(true)),
+                "false" | "no" => Ok(InputValue::Boolean(false)),
+                _ => Err(ValueError::new(format!(
+                    "expected a boolean (`true`, `false`, `yes`, `no`), got `{s}`"
+                ))),
+            },
+            ValueType::Duration => parse_duration(s)
+                .map(InputValue::Duration)
+                .map_err(|e| ValueError::new(e.message)),
+            ValueType::Datetime => parse_datetime(s).map(InputValue::Datetime),
+            ValueType::List => {
+                if s.starts_with('[') {
+                    return match serde_json::from_str::<serde_json::Value>(s) {
+                        Ok(serde_json::Value::Array(items)) => Ok(InputValue::List(items)),
+                        Ok(_) => Err(ValueError::new("expected a JSON array")),
+                        Err(e) => Err(ValueError::new(format!("expected a JSON array: {e}"))),
+                    };
+                }
+                Ok(InputValue::List(
+                    s.split(',')
+                        .map(str::trim)
+                        .filter(|item| !item.is_empty())
+                        .map(|item| serde_json::Value::String(item.to_string()))
+                        .collect(),
+                ))
+            }
+        }
+    }
+
+    /// The value in the template scope: durations and datetimes stay typed, so a query
+    /// renders them as KQL `1d` and `datetime(…)` literals.
+    #[must_use]
+    pub fn to_value(&self) -> Value {
+        match self {
+            InputValue::Duration(d) => duration(*d),
+            InputValue::Datetime(t) => datetime(*t),
+            other => from_json(&other.to_json()),
+        }
+    }
+
+    /// The value as plain JSON, as [`to_json`] writes it (durations in their huntbook
+    /// spelling, datetimes as RFC 3339 UTC).
+    #[must_use]
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            InputValue::String(s) => J::String(s.clone()),
+            InputValue::Integer(i) => J::from(*i),
+            InputValue::Number(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+            InputValue::Boolean(b) => J::Bool(*b),
+            InputValue::Duration(d) => J::String(format_duration(*d)),
+            InputValue::Datetime(t) => J::String(format_datetime(*t)),
+            InputValue::List(items) => J::Array(items.clone()),
+        }
+    }
+
+    /// The value's type.
+    #[must_use]
+    pub fn value_type(&self) -> ValueType {
+        match self {
+            InputValue::String(_) => ValueType::String,
+            InputValue::Integer(_) => ValueType::Integer,
+            InputValue::Number(_) => ValueType::Number,
+            InputValue::Boolean(_) => ValueType::Boolean,
+            InputValue::Duration(_) => ValueType::Duration,
+            InputValue::Datetime(_) => ValueType::Datetime,
+            InputValue::List(_) => ValueType::List,
+        }
+    }
+}
+
+impl fmt::Display for InputValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.to_json() {
+            serde_json::Value::String(s) => f.write_str(&s),
+            other => write!(f, "{other}"),
+        }
+    }
+}
+
+/// Parse an `--input name=value` text as the declared type, into a scope value: the rules of
+/// [`InputValue::parse`].
 ///
 /// # Errors
 /// When the text is not of the type; the message says what was expected.
 pub fn parse_input(ty: ValueType, text: &str) -> Result<Value, ValueError> {
-    let s = text.trim();
-    match ty {
-        ValueType::String => Ok(Value::from(text)),
-        ValueType::Integer => s
-            .parse::<i64>()
-            .map(Value::from)
-            .map_err(|_| ValueError::new(format!("expected an integer, got `{s}`"))),
-        ValueType::Number => match s.parse::<f64>() {
-            Ok(n) if n.is_finite() && !s.is_empty() => Ok(Value::from(n)),
-            _ => Err(ValueError::new(format!("expected a number, got `{s}`"))),
-        },
-        ValueType::Boolean => match s.to_ascii_lowercase().as_str() {
-            "true" | "yes" => Ok(Value::from(true)),
-            "false" | "no" => Ok(Value::from(false)),
-            _ => Err(ValueError::new(format!(
-                "expected a boolean (`true`, `false`, `yes`, `no`), got `{s}`"
-            ))),
-        },
-        ValueType::Duration => parse_duration(s)
-            .map(duration)
-            .map_err(|e| ValueError::new(e.message)),
-        ValueType::Datetime => parse_datetime(s).map(datetime),
-        ValueType::List => {
-            if s.starts_with('[') {
-                let parsed: serde_json::Value = serde_json::from_str(s)
-                    .map_err(|e| ValueError::new(format!("expected a JSON array: {e}")))?;
-                return match parsed {
-                    serde_json::Value::Array(_) => Ok(from_json(&parsed)),
-                    _ => Err(ValueError::new("expected a JSON array")),
-                };
-            }
-            Ok(Value::from(
-                s.split(',')
-                    .map(str::trim)
-                    .filter(|item| !item.is_empty())
-                    .map(Value::from)
-                    .collect::<Vec<_>>(),
-            ))
-        }
-    }
+    InputValue::parse(ty, text).map(|v| v.to_value())
 }
 
 /// Check a YAML `default:` (as JSON) against the declared type and make it a typed value.
@@ -596,6 +670,47 @@ mod tests {
         assert_eq!(
             parse_input(ValueType::String, " x ").unwrap(),
             Value::from(" x ")
+        );
+    }
+
+    #[test]
+    fn cli_input_values_parse_by_type() {
+        assert_eq!(
+            InputValue::parse(ValueType::Integer, "42"),
+            Ok(InputValue::Integer(42))
+        );
+        assert!(InputValue::parse(ValueType::Integer, "4x").is_err());
+        assert_eq!(
+            InputValue::parse(ValueType::Duration, "90m"),
+            Ok(InputValue::Duration(Duration::from_secs(5400)))
+        );
+        assert_eq!(
+            InputValue::parse(ValueType::Boolean, "yes"),
+            Ok(InputValue::Boolean(true))
+        );
+        assert!(InputValue::parse(ValueType::Boolean, "1").is_err());
+        assert_eq!(
+            InputValue::parse(ValueType::List, "a,,b,"),
+            Ok(InputValue::List(vec!["a".into(), "b".into()]))
+        );
+        assert_eq!(
+            InputValue::parse(ValueType::List, "a, b"),
+            Ok(InputValue::List(vec!["a".into(), "b".into()]))
+        );
+        assert_eq!(
+            InputValue::parse(ValueType::List, "[1, 2]"),
+            Ok(InputValue::List(vec![1.into(), 2.into()]))
+        );
+        let dt = InputValue::parse(ValueType::Datetime, "2026-11-25").unwrap();
+        assert_eq!(dt.to_json(), serde_json::json!("2026-11-25T00:00:00Z"));
+        assert!(InputValue::parse(ValueType::Datetime, "yesterday").is_err());
+    }
+
+    #[test]
+    fn durations_print_in_playbook_spelling() {
+        assert_eq!(
+            InputValue::Duration(Duration::from_secs(86_400)).to_string(),
+            "1d"
         );
     }
 

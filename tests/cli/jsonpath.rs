@@ -35,7 +35,7 @@ fn the_compliance_suite_passes_through_the_playbook_code_path() {
     for case in &cases {
         let name = case["name"].as_str().unwrap_or("?");
         let selector = case["selector"].as_str().unwrap_or("");
-        let compiled = huntbook::jsonpath::JsonPath::compile(selector);
+        let compiled = huntbook::rows::RowFilter::compile(selector);
         if case["invalid_selector"] == true {
             if compiled.is_ok() {
                 failures.push(format!("{name}: `{selector}` should be rejected"));
@@ -45,7 +45,7 @@ fn the_compliance_suite_passes_through_the_playbook_code_path() {
         match compiled {
             Err(e) => failures.push(format!("{name}: `{selector}` rejected: {e}")),
             Ok(p) => {
-                let got = p.query_array(&case["document"]);
+                let got = serde_json::Value::Array(p.apply_json(&case["document"]));
                 if !expected(case, &got) {
                     failures.push(format!("{name}: `{selector}` gave {got}"));
                 }

@@ -11,6 +11,7 @@ use axum::routing::get;
 use serde_json::json;
 
 use crate::emulator::state::EmuState;
+use crate::emulator::{ApiError, ApiFamily};
 
 /// `GET`/`DELETE /_emulator/tenant/journal`, `GET /_emulator/tenant/machines/{id}/state`.
 pub fn router() -> Router<Arc<EmuState>> {
@@ -31,12 +32,8 @@ async fn clear(State(st): State<Arc<EmuState>>) -> Response {
 async fn machine_state(State(st): State<Arc<EmuState>>, Path(id): Path<String>) -> Response {
     match st.tenant.machine_state(&id) {
         Some(state) => axum::Json(state).into_response(),
-        None => (
-            StatusCode::NOT_FOUND,
-            axum::Json(json!({
-                "error": { "code": "ResourceNotFound", "message": format!("Machine {id} was not found") }
-            })),
-        )
+        // The same body Defender for Endpoint's own routes give for an unknown machine.
+        None => ApiError::not_found(ApiFamily::Endpoint, format!("Machine {id} was not found"))
             .into_response(),
     }
 }

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::graph::{Update, apply_incident_update, resolve_class};
 use super::model::{Classification, Comment, Determination, Incident, IncidentStatus};
-use super::odata::{Collection, Prop, PropType, parse_query};
+use super::odata::{Collection, Prop, PropType, parse_query, prop as p};
 use super::respond::{
     Reply, WriteRequest, caller, case_hint, collection, json_object, odata_fail, ok,
 };
@@ -29,14 +29,6 @@ const READ: &[&str] = &[
     "Incident.ReadWrite",
 ];
 const WRITE: &[&str] = &["Incident.ReadWrite.All", "Incident.ReadWrite"];
-
-const fn p(name: &'static str, ty: PropType, filterable: bool) -> Prop {
-    Prop {
-        name,
-        ty,
-        filterable,
-    }
-}
 
 static PROPS: &[Prop] = &[
     p("incidentId", PropType::Num, false),

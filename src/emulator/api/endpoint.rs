@@ -12,7 +12,10 @@ use axum::{Extension, Router};
 use serde_json::{Map, Value, json};
 
 use super::machines::{ActionOutcome, ActionStatus, ActionType, Cancellation, MachineAction};
-use super::odata::{Collection, Prop, PropType, parse_query};
+use super::machines::{
+    EXPOSURE_LEVELS as EXPOSURE, HEALTH_STATUSES as HEALTH, RISK_SCORES as RISK,
+};
+use super::odata::{Collection, Prop, PropType, parse_query, prop as p};
 use super::respond::{
     Reply, WriteRequest, caller, case_hint, collection, json_object, odata_fail, ok,
 };
@@ -38,24 +41,6 @@ const CANCEL: &[&str] = &[
     "Machine.LiveResponse",
 ];
 
-const fn p(name: &'static str, ty: PropType, filterable: bool) -> Prop {
-    Prop {
-        name,
-        ty,
-        filterable,
-    }
-}
-
-const RISK: &[&str] = &["None", "Informational", "Low", "Medium", "High"];
-const EXPOSURE: &[&str] = &["None", "Low", "Medium", "High"];
-const HEALTH: &[&str] = &[
-    "Active",
-    "Inactive",
-    "ImpairedCommunication",
-    "NoSensorData",
-    "NoSensorDataImpairedCommunication",
-    "Unknown",
-];
 const ONBOARDING: &[&str] = &[
     "Onboarded",
     "CanBeOnboarded",

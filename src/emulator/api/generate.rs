@@ -1061,12 +1061,7 @@ pub fn generate(world: &World) -> Vec<Incident> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn anchor() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-11-25T12:00:00Z")
-            .map(|d| d.with_timezone(&Utc))
-            .unwrap_or_default()
-    }
+    use crate::emulator::world::tests::anchor;
 
     #[test]
     fn deterministic_per_seed() {

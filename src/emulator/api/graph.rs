@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use super::model::{
     AlertStatus, Classification, Comment, Determination, Incident, IncidentStatus, Severity,
 };
-use super::odata::{Collection, Prop, PropType, parse_query};
+use super::odata::{Collection, Prop, PropType, parse_query, prop as p};
 use super::respond::{
     Fail, Reply, WriteRequest, caller, collection, json_object, odata_fail, ok, with_request_id,
 };
@@ -29,14 +29,6 @@ const INCIDENT_READ: &[&str] = &[
 const INCIDENT_WRITE: &[&str] = &["SecurityIncident.ReadWrite.All"];
 const ALERT_READ: &[&str] = &["SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All"];
 const ALERT_WRITE: &[&str] = &["SecurityAlert.ReadWrite.All"];
-
-const fn p(name: &'static str, ty: PropType, filterable: bool) -> Prop {
-    Prop {
-        name,
-        ty,
-        filterable,
-    }
-}
 
 static INCIDENT_PROPS: &[Prop] = &[
     p("id", PropType::Str, false),

@@ -15,6 +15,20 @@ pub const TAG_FAILS: &str = "emulator:action-fails";
 /// Machine tag that makes every action on the machine end `TimeOut`.
 pub const TAG_TIMES_OUT: &str = "emulator:action-times-out";
 
+/// `riskScore` values MDE documents for a machine.
+pub const RISK_SCORES: &[&str] = &["None", "Informational", "Low", "Medium", "High"];
+/// `exposureLevel` values MDE documents for a machine.
+pub const EXPOSURE_LEVELS: &[&str] = &["None", "Low", "Medium", "High"];
+/// `healthStatus` values MDE documents for a machine.
+pub const HEALTH_STATUSES: &[&str] = &[
+    "Active",
+    "Inactive",
+    "ImpairedCommunication",
+    "NoSensorData",
+    "NoSensorDataImpairedCommunication",
+    "Unknown",
+];
+
 /// A machine action type, as MDE spells it in `type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ActionType {
@@ -483,12 +497,7 @@ impl MachineState {
 mod tests {
     use super::*;
     use crate::emulator::world::World;
-
-    fn anchor() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-11-25T12:00:00Z")
-            .map(|d| d.with_timezone(&Utc))
-            .unwrap_or_default()
-    }
+    use crate::emulator::world::tests::anchor;
 
     fn action(kind: ActionType, machine: &str, created: DateTime<Utc>) -> MachineAction {
         MachineAction {

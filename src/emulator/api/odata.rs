@@ -70,6 +70,16 @@ pub struct Prop {
     pub filterable: bool,
 }
 
+/// A [`Prop`], short enough for the property tables of each API.
+#[must_use]
+pub const fn prop(name: &'static str, ty: PropType, filterable: bool) -> Prop {
+    Prop {
+        name,
+        ty,
+        filterable,
+    }
+}
+
 /// What a collection accepts in its query string.
 #[derive(Debug, Clone, Copy)]
 pub struct Collection {

@@ -371,22 +371,15 @@ fn file_stem(name: &str) -> String {
     if stem.is_empty() { "app".into() } else { stem }
 }
 
-/// Write a file only its owner can read: it holds a private key.
+/// Write a file only its owner can read (0600 from its creation): it holds a private key.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), EmuError> {
-    use std::io::Write as _;
-    let io = |source| EmuError::Io {
-        path: path.display().to_string(),
-        source,
-    };
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path).map_err(io)?;
-    file.write_all(bytes).map_err(io)
+    let options = crate::fsutil::AtomicOptions::new().private();
+    crate::fsutil::write_atomic_with(path, bytes, &options)
+        .map(|_| ())
+        .map_err(|e| EmuError::Io {
+            path: path.display().to_string(),
+            source: e.io,
+        })
 }
 
 /// Routes under `/{tenant}/…` and `/_emulator/…`.

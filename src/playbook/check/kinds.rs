@@ -13,11 +13,12 @@ use crate::playbook::model::{
     Credential, Dedupe, Determination, Filter, Hunt, IncidentList, IncidentStatus, IncidentUpdate,
     Incidents, IncidentsOp, IsolationType, KindName, MachineAction, Method, Output, OutputContent,
     OutputFormat, Request, ScanType, SecretRef, SetVars, Since, StepKind, TemplateField,
-    TemplateValue, Templated, Timespan, parse_datetime,
+    TemplateValue, Templated, Timespan,
 };
 use crate::playbook::yaml::{Entry, Node, Resolved, Style, Value};
 use crate::source::Span;
 use crate::template::FieldKind;
+use crate::template::value::parse_datetime;
 
 use super::{Checker, is_identifier, misspelt};
 

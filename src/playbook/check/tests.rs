@@ -652,6 +652,22 @@ fn permissions_follow_kind_and_api() {
 }
 
 #[test]
+fn request_permissions_come_from_the_call_table() {
+    let p = valid(&steps(
+        "  - request: {path: /v1.0/security/alerts_v2}\n  - request: {api: endpoint, method: POST, path: \"/api/machines/{{ run.id }}/isolate\", body: {Comment: c}}\n  - request: {api: endpoint, path: /api/indicators}\n  - request: {path: /me}\n",
+    ));
+    let perms = |i: usize| p.steps[i].required_permissions();
+    assert_eq!(
+        perms(0)[0].application,
+        vec!["SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All"]
+    );
+    assert_eq!(perms(0)[0].call, "GET /v1.0/security/alerts_v2");
+    assert_eq!(perms(1)[0].application, vec!["Machine.Isolate"]);
+    assert_eq!(perms(2)[0].delegated, vec!["Ti.ReadWrite"]);
+    assert!(perms(3).is_empty(), "an undocumented call lists nothing");
+}
+
+#[test]
 fn inputs_are_typed() {
     let p = valid(
         "huntbook: 1\nname: t\ninputs:\n  l: {type: duration, default: 90m}\n  n: {type: integer, default: 3, enum: [1, 3]}\n  d: {type: datetime, default: 2026-11-01}\n  h: {type: list, default: [a, b]}\nsteps:\n  - set: {a: 1}\n",

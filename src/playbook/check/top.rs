@@ -4,10 +4,11 @@
 
 use crate::diag::{Code, Diagnostic, one_of};
 use crate::playbook::keys;
-use crate::playbook::model::{Defaults, Input, InputValue, KindName, Step, parse_datetime};
+use crate::playbook::model::{Defaults, Input, InputValue, KindName, Step};
 use crate::playbook::yaml::{Node, Resolved, Value};
 use crate::source::Span;
 use crate::template::types::ValueType;
+use crate::template::value::parse_datetime;
 
 use super::scope::IdInfo;
 use super::{Checker, is_identifier};
@@ -342,7 +343,7 @@ fn typed_value(c: &mut Checker<'_>, node: &Node, ty: ValueType, what: &str) -> O
                         node.span,
                         format!("invalid date-time for {what}"),
                     )
-                    .label(m),
+                    .label(m.message),
                 );
                 return None;
             }
@@ -356,7 +357,7 @@ fn typed_value(c: &mut Checker<'_>, node: &Node, ty: ValueType, what: &str) -> O
                         node.span,
                         format!("{what} must be of type `{ty}`"),
                     )
-                    .label(m),
+                    .label(m.message),
                 );
                 return None;
             }

@@ -11,16 +11,14 @@ mod fast;
 
 use minijinja::value::Value as MjValue;
 use serde_json::Value;
-use serde_json_path::JsonPath;
 
 use super::view::Rows;
-use crate::jsonpath::JsonPathError;
+use crate::jsonpath::{JsonPath, JsonPathError};
 use crate::template::value::ValueError;
 
 /// A compiled `filter.jsonpath`: compile once when the playbook loads, apply per run.
 #[derive(Debug)]
 pub struct RowFilter {
-    source: String,
     path: JsonPath,
     fast: Option<fast::FastFilter>,
     per_row: Option<PerRow>,
@@ -165,18 +163,8 @@ impl RowFilter {
     /// # Errors
     /// When the expression is not valid RFC 9535 JSONPath.
     pub fn compile(path: &str) -> Result<RowFilter, JsonPathError> {
-        crate::jsonpath::JsonPath::compile(path)?;
-        // Our own handle too: the general path needs located results, which the shared
-        // wrapper does not expose. It parsed once already, so this cannot fail; if it ever
-        // did, report it the same way rather than panic.
-        let compiled = JsonPath::parse(path).map_err(|e| JsonPathError {
-            message: e.message().to_owned(),
-            offset: e.position(),
-            column: e.position() + 1,
-        })?;
         Ok(RowFilter {
-            source: path.to_owned(),
-            path: compiled,
+            path: JsonPath::compile(path)?,
             fast: fast::FastFilter::parse(path),
             per_row: per_row_shape(path),
         })
@@ -185,7 +173,7 @@ impl RowFilter {
     /// The expression as written.
     #[must_use]
     pub fn source(&self) -> &str {
-        &self.source
+        self.path.source()
     }
 
     /// Whether [`RowFilter::apply`] evaluates this expression without building JSON values.
@@ -219,7 +207,7 @@ impl RowFilter {
         let mut values = Vec::new();
         for (i, row) in rows.iter().enumerate() {
             let doc = Value::Array(vec![row.to_json()]);
-            let found = self.path.query(&doc).all();
+            let found = self.path.query(&doc);
             match kind {
                 PerRow::Rows => {
                     if !found.is_empty()
@@ -267,7 +255,7 @@ impl RowFilter {
     /// Apply to an arbitrary JSON value (filter inputs that did not come from a hunt).
     #[must_use]
     pub fn apply_json(&self, value: &Value) -> Vec<Value> {
-        self.path.query(value).all().into_iter().cloned().collect()
+        self.path.query(value).into_iter().cloned().collect()
     }
 
     /// Apply to a `filter.input` value: rows from a hunt (or an earlier filter) take
