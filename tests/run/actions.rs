@@ -1,5 +1,6 @@
 //! Response actions against the emulator: the isolation example end to end (idempotent on a
-//! second run, `wait` to the end), `--dry-run`, `max_targets`, and an incident update.
+//! second run, `wait` to the end), refusal without `--allow-actions`, `--dry-run`,
+//! `max_targets`, and an incident update.
 
 use std::time::Duration;
 
@@ -80,6 +81,39 @@ async fn the_isolation_example_isolates_once_and_waits_for_the_end() {
     );
     let report = second.report("r.json");
     assert_eq!(report["tally"]["changed"], 0, "{report:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_isolation_example_is_refused_without_allow_actions_and_sends_nothing() {
+    let emu = emulator().await;
+    let bad = emu.handle.state.world.findings.known_bad_file.clone();
+    let r = Case::new()
+        .file("isolate-devices.yaml", &example("isolate-devices.yaml"))
+        .against(&emu, "huntbook-demo")
+        .args(&[
+            "run",
+            "isolate-devices.yaml",
+            "--input",
+            &format!("sha256={}", bad.sha256),
+        ])
+        .run_async()
+        .await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("nothing ran"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("step `isolate`: machine action `isolate` (once per `for_each` item)"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("step `note`: incident update"),
+        "{}",
+        r.stderr
+    );
+    // Refused before any step ran: no write reached the emulator, and nothing was printed.
+    assert!(emu.handle.state.tenant.journal().is_empty());
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
