@@ -527,3 +527,38 @@ async fn sigterm_stops_the_run_writes_the_report_and_keeps_the_state() {
         "the state is not advanced"
     );
 }
+
+/// Secret and certificate files are named relative to the playbook, which is usually not the
+/// folder the run starts in (cron runs `huntbook run /etc/huntbook/daily.yaml`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_and_certificate_files_are_read_beside_a_playbook_in_another_folder() {
+    let emu = Emu::start(|_| {}).await;
+    let secret_app = emu.info.app("huntbook-demo").unwrap().clone();
+    let cert_app = emu.info.app("huntbook-cert").unwrap().clone();
+    let pem = std::fs::read_to_string(cert_app.certificate_path.as_ref().unwrap()).unwrap();
+    let playbook = format!(
+        "huntbook: 1\nname: files\nsteps:\n  - id: by_secret\n    authenticate:\n      tenant_id: {tenant}\n      client_id: {secret_id}\n      client_secret: {{ file: creds/secret.txt }}\n  - id: by_cert\n    authenticate:\n      tenant_id: {tenant}\n      client_id: {cert_id}\n      certificate: creds/app.pem\n  - id: h\n    hunt:\n      query: DeviceInfo | take 1\n  - output:\n      format: text\n      template: \"{{{{ steps.by_secret.principal }}}} {{{{ steps.by_cert.principal }}}} {{{{ steps.h.count }}}}\\n\"\n",
+        tenant = emu.info.tenant_id,
+        secret_id = secret_app.client_id,
+        cert_id = cert_app.client_id,
+    );
+    let mut case = Case::new()
+        .file("jobs/daily/files.yaml", &playbook)
+        .file(
+            "jobs/daily/creds/secret.txt",
+            &format!("{}\n", secret_app.client_secret.clone().unwrap()),
+        )
+        .file("jobs/daily/creds/app.pem", &pem)
+        .args(&["run", "jobs/daily/files.yaml", "-q"]);
+    for (k, v) in emu.env("huntbook-demo") {
+        if k.starts_with("HUNTBOOK_") {
+            case = case.env(&k, &v);
+        }
+    }
+    let r = case.run_async().await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        format!("{} {} 1\n", secret_app.client_id, cert_app.client_id)
+    );
+}

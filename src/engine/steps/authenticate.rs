@@ -35,7 +35,8 @@ pub(crate) async fn run(cx: &StepCx<'_, '_>, a: &Authenticate) -> Result<Outcome
     let credential = match &a.credential {
         Credential::ClientSecret(r) => AuthCredential::ClientSecret(read_secret(cx, r)?),
         Credential::Certificate { path, password } => AuthCredential::Certificate {
-            path: ctx.playbook.base_dir.join(path),
+            // Already resolved against the playbook's folder by the checker.
+            path: path.clone(),
             password: password.as_ref().map(|r| read_secret(cx, r)).transpose()?,
         },
         Credential::Environment => AuthCredential::Environment,
@@ -198,7 +199,8 @@ fn read_secret(cx: &StepCx<'_, '_>, r: &SecretRef) -> Result<SecretString, StepE
             ))),
         },
         SecretRef::File(path) => {
-            let full = cx.ctx.playbook.base_dir.join(path);
+            // Already resolved against the playbook's folder by the checker.
+            let full = path;
             match std::fs::read_to_string(&full) {
                 Ok(text) => {
                     let value = text.trim_end_matches(['\n', '\r']).to_string();
