@@ -20,6 +20,7 @@ pub mod fsutil;
 pub mod jsonpath;
 pub mod playbook;
 pub mod rows;
+pub mod schema;
 pub mod signals;
 pub mod source;
 pub mod state;

@@ -504,56 +504,7 @@ impl JsonSchema for InputType {
 /// the committed `schemas/playbook.schema.json`).
 #[must_use]
 pub fn schema_json() -> String {
-    let mut schema = schemars::schema_for!(RawPlaybook).to_value();
-    no_nulls(&mut schema);
-    // Editors and readers look for these first.
-    if let serde_json::Value::Object(map) = &mut schema {
-        let mut ordered = serde_json::Map::new();
-        for key in ["$schema", "title", "description"] {
-            if let Some(v) = map.remove(key) {
-                ordered.insert(key.into(), v);
-            }
-        }
-        ordered.append(map);
-        *map = ordered;
-    }
-    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
-    text.push('\n');
-    text
-}
-
-/// schemars lets every `Option` field be `null`; in a playbook an optional key is simply
-/// left out (and the validator rejects `key:` with no value), so drop the `null`s.
-fn no_nulls(v: &mut serde_json::Value) {
-    use serde_json::Value;
-    match v {
-        Value::Object(map) => {
-            if let Some(Value::Array(types)) = map.get_mut("type") {
-                types.retain(|t| t != "null");
-                if types.len() == 1 {
-                    let only = types.remove(0);
-                    map.insert("type".into(), only);
-                }
-            }
-            if let Some(Value::Array(any)) = map.get_mut("anyOf") {
-                any.retain(|s| s.get("type").and_then(Value::as_str) != Some("null"));
-                if any.len() == 1 {
-                    let only = any.remove(0);
-                    map.remove("anyOf");
-                    if let Value::Object(inner) = only {
-                        for (k, val) in inner {
-                            map.entry(k).or_insert(val);
-                        }
-                    }
-                }
-            }
-            for child in map.values_mut() {
-                no_nulls(child);
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(no_nulls),
-        _ => {}
-    }
+    crate::schema::committed_text(schemars::schema_for!(RawPlaybook))
 }
 
 #[cfg(test)]

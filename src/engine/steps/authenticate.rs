@@ -201,7 +201,7 @@ fn read_secret(cx: &StepCx<'_, '_>, r: &SecretRef) -> Result<SecretString, StepE
         SecretRef::File(path) => {
             // Already resolved against the playbook's folder by the checker.
             let full = path;
-            match std::fs::read_to_string(&full) {
+            match std::fs::read_to_string(full) {
                 Ok(text) => {
                     let value = text.trim_end_matches(['\n', '\r']).to_string();
                     if value.is_empty() {
