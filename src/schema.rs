@@ -58,6 +58,21 @@ fn no_nulls(v: &mut Value) {
     }
 }
 
+/// The property names of the schema's top level (`def` empty) or of one of its `$defs`, for
+/// the tests that check a schema and its validator know the same keys.
+#[cfg(test)]
+pub(crate) fn properties(schema: &Value, def: &str) -> Vec<String> {
+    let props = if def.is_empty() {
+        &schema["properties"]
+    } else {
+        &schema["$defs"][def]["properties"]
+    };
+    props
+        .as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

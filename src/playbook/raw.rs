@@ -512,18 +512,7 @@ mod tests {
     use super::*;
     use crate::playbook::keys;
     use crate::playbook::model::KindName;
-
-    fn properties(schema: &serde_json::Value, def: &str) -> Vec<String> {
-        let props = if def.is_empty() {
-            &schema["properties"]
-        } else {
-            &schema["$defs"][def]["properties"]
-        };
-        props
-            .as_object()
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default()
-    }
+    use crate::schema::properties;
 
     #[test]
     fn schema_and_validator_know_the_same_keys() {

@@ -345,19 +345,8 @@ pub fn schema_json() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::properties;
     use crate::testing::check::keys;
-
-    fn properties(schema: &serde_json::Value, def: &str) -> Vec<String> {
-        let props = if def.is_empty() {
-            &schema["properties"]
-        } else {
-            &schema["$defs"][def]["properties"]
-        };
-        props
-            .as_object()
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default()
-    }
 
     #[test]
     fn schema_and_validator_know_the_same_keys() {
