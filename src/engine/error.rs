@@ -6,6 +6,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::engine::connection::Call;
 use crate::exit::ExitStatus;
 use crate::playbook::TemplateField;
 use crate::source::{SourceMap, Span};
@@ -145,6 +146,29 @@ impl StepError {
             None => field.span,
         };
         StepError::new(ErrorKind::Template, format!("{what}: {}", e.message)).at(span)
+    }
+
+    /// An API answer with a status the step did not accept: `METHOD URL: HTTP 400: message`,
+    /// the message taken from the Graph/Defender error body (`error.message`). 401 and 403
+    /// are permission errors (exit 4).
+    #[must_use]
+    pub fn http_status(call: &Call, status: u16, body: &serde_json::Value) -> StepError {
+        let message = body
+            .pointer("/error/message")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("error");
+        let kind = if status == 401 || status == 403 {
+            ErrorKind::Permission
+        } else {
+            ErrorKind::Api
+        };
+        StepError {
+            status: Some(status),
+            ..StepError::new(
+                kind,
+                format!("{}: HTTP {status}: {message}", call.describe()),
+            )
+        }
     }
 
     /// The exit status this error calls for.

@@ -169,22 +169,7 @@ impl Fake {
                 body: bytes,
             });
         }
-        let message = body
-            .pointer("/error/message")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or("error");
-        let kind = if status == 401 || status == 403 {
-            ErrorKind::Permission
-        } else {
-            ErrorKind::Api
-        };
-        Err(StepError {
-            status: Some(status),
-            ..StepError::new(
-                kind,
-                format!("{}: HTTP {status}: {message}", call.describe()),
-            )
-        })
+        Err(StepError::http_status(call, status, &body))
     }
 }
 

@@ -142,22 +142,7 @@ impl Direct {
             });
         }
         let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-        let message = json
-            .pointer("/error/message")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or("error");
-        let kind = if status == 401 || status == 403 {
-            ErrorKind::Permission
-        } else {
-            ErrorKind::Api
-        };
-        Err(StepError {
-            status: Some(status),
-            ..StepError::new(
-                kind,
-                format!("{}: HTTP {status}: {message}", call.describe()),
-            )
-        })
+        Err(StepError::http_status(call, status, &json))
     }
 }
 
