@@ -94,7 +94,11 @@ pub(crate) fn run_sequence<'c, 'a: 'c>(
         let mut stop: Option<ErrorReport> = None;
         for step in steps {
             if let Some(e) = &stop {
-                reports.push(not_run(ctx, step, format!("the run stopped at {}", e.step)));
+                reports.push(not_run(
+                    ctx,
+                    step,
+                    format!("the run stopped at {}", e.label),
+                ));
                 continue;
             }
             if ctx.cancel.is_cancelled() {
@@ -327,7 +331,7 @@ fn fail(
     let e = e.clone().or_at(step.kind_span);
     report.status = Status::Failed;
     report.continued = step.on_error == OnError::Continue;
-    report.error = Some(ErrorReport::new(&e, &who(step), &ctx.playbook.sources));
+    report.error = Some(ErrorReport::new(&e, step, &ctx.playbook.sources));
     if let Some(id) = &step.id {
         frame.set_step(
             id,
@@ -403,7 +407,7 @@ fn run_body<'c, 'a: 'c>(
                             )
                             .at(step.kind_span)
                             .help("raise the step's `timeout` (or `defaults.timeout`)"),
-                            &who(step),
+                            step,
                             &ctx.playbook.sources,
                         ),
                         Vec::new(),
@@ -418,7 +422,7 @@ fn run_body<'c, 'a: 'c>(
                 ErrorReport::new(
                     &StepError::new(ErrorKind::Cancelled, format!("interrupted: {stopped}"))
                         .at(step.kind_span),
-                    &who(step),
+                    step,
                     &ctx.playbook.sources,
                 ),
                 Vec::new(),
@@ -494,11 +498,7 @@ fn body<'c, 'a: 'c>(
                 match steps::execute(&cx).await {
                     Ok(outcome) => BodyResult::Done(outcome, Vec::new()),
                     Err(e) => BodyResult::Failed(
-                        ErrorReport::new(
-                            &e.or_at(step.kind_span),
-                            &who(step),
-                            &ctx.playbook.sources,
-                        ),
+                        ErrorReport::new(&e.or_at(step.kind_span), step, &ctx.playbook.sources),
                         Vec::new(),
                     ),
                 }
@@ -567,7 +567,7 @@ async fn run_looped<'c, 'a: 'c>(
             let e = e.or_at(step.kind_span);
             report.status = Status::Failed;
             report.continued = step.on_error == OnError::Continue;
-            report.error = Some(ErrorReport::new(&e, &who(step), &ctx.playbook.sources));
+            report.error = Some(ErrorReport::new(&e, step, &ctx.playbook.sources));
             if let Some(id) = &step.id {
                 frame.set_step(
                     id,
@@ -609,7 +609,7 @@ async fn run_looped<'c, 'a: 'c>(
             let failed = |mut it: IterationReport, e: StepError| {
                 let e = e.or_at(step.kind_span);
                 it.status = Status::Failed;
-                it.error = Some(ErrorReport::new(&e, &who(step), &ctx.playbook.sources));
+                it.error = Some(ErrorReport::new(&e, step, &ctx.playbook.sources));
                 it
             };
             if per_iteration_when && let Some(cond) = &step.when {

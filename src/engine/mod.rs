@@ -381,7 +381,8 @@ fn save_state(
                 help: Some("the next run repeats this run's window; fix the state folder".into()),
                 status: None,
                 location: None,
-                step: "the state".into(),
+                step: None,
+                label: "the state".into(),
                 span: None,
             });
             report.finish();

@@ -24,7 +24,7 @@ pub fn render_error(e: &ErrorReport, sources: &SourceMap, colour: bool) -> Strin
         out,
         "{}{}",
         paint(colour, "1;31", &format!("error[{}]", e.kind.as_str())),
-        paint(colour, "1", &format!(": {} failed: {}", e.step, e.message))
+        paint(colour, "1", &format!(": {} failed: {}", e.label, e.message))
     );
     let located = e.span.and_then(|s| sources.get(s.file).map(|f| (s, f)));
     let extras: Vec<(&str, &str)> = e.help.iter().map(|h| ("help", h.as_str())).collect();

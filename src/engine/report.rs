@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::connection::CallStats;
 use super::error::{ErrorKind, StepError};
 use crate::exit::ExitStatus;
+use crate::playbook::Step;
 use crate::source::{SourceMap, Span};
 
 /// How a step (or an iteration) ended.
@@ -93,24 +94,30 @@ pub struct ErrorReport {
     pub status: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
-    /// How the failing step is named ("step `hunt`", or its kind and route).
-    pub step: String,
+    /// The failing step's id, else its route (`steps[3]`); absent when no step failed (the
+    /// state could not be saved).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// How messages name the failing step ("step `hunt`", or its kind and route).
+    #[serde(skip)]
+    pub label: String,
     /// The span, for rendering the source snippet (not serialised).
     #[serde(skip)]
     pub span: Option<Span>,
 }
 
 impl ErrorReport {
-    /// The report of `e`, raised by the step labelled `step`.
+    /// The report of `e`, raised by `step`.
     #[must_use]
-    pub fn new(e: &StepError, step: &str, sources: &SourceMap) -> ErrorReport {
+    pub fn new(e: &StepError, step: &Step, sources: &SourceMap) -> ErrorReport {
         ErrorReport {
             kind: e.kind,
             message: e.message.clone(),
             help: e.help.clone(),
             status: e.status,
             location: e.span.and_then(|s| Location::of(s, sources)),
-            step: step.to_string(),
+            step: Some(crate::engine::flow::log_name(step).to_string()),
+            label: crate::engine::flow::who(step),
             span: e.span,
         }
     }
@@ -371,7 +378,8 @@ mod tests {
                 help: None,
                 status: None,
                 location: None,
-                step: "`s`".into(),
+                step: Some("s".into()),
+                label: "step `s`".into(),
                 span: None,
             }),
             interrupted: None,

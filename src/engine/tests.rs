@@ -227,7 +227,7 @@ async fn a_failing_step_stops_the_run_and_points_at_its_line() {
     let r = run(&p, fake).await;
     assert_eq!(r.exit(), 1);
     let e = r.error();
-    assert_eq!(e.step, "step `broken`");
+    assert_eq!(e.label, "step `broken`");
     assert!(e.message.contains("HTTP 500"), "{}", e.message);
     let loc = e.location.as_ref().unwrap();
     assert_eq!((loc.file.as_str(), loc.line), ("t.yaml", 8));
@@ -302,7 +302,7 @@ async fn the_preflight_fails_before_any_step_needing_a_missing_permission() {
     let r = run_with(&p, fake.clone(), &[], o).await;
     assert_eq!(r.exit(), 4);
     let e = r.error();
-    assert_eq!(e.step, "step `login`");
+    assert_eq!(e.label, "step `login`");
     assert!(
         e.message
             .contains("`Machine.Isolate` on WindowsDefenderATP for step `iso`"),
@@ -633,7 +633,7 @@ async fn a_refused_sign_in_exits_4_and_runs_nothing_else() {
     )));
     let r = run(&p, fake.clone()).await;
     assert_eq!(r.exit(), 4);
-    assert_eq!(r.error().step, "step `login`");
+    assert_eq!(r.error().label, "step `login`");
     assert_eq!(r.step("h").status, Status::Skipped);
     assert!(fake.calls().is_empty());
 }
@@ -828,7 +828,7 @@ async fn a_failing_step_inside_a_continued_block_lets_the_run_go_on() {
     let blk = r.step("blk");
     assert_eq!(blk.status, Status::Failed);
     assert!(blk.continued);
-    assert_eq!(blk.error.as_ref().unwrap().step, "step `bad`");
+    assert_eq!(blk.error.as_ref().unwrap().label, "step `bad`");
     assert_eq!(r.step("never").status, Status::Skipped);
     assert_eq!(r.step("after").status, Status::Ok);
 }

@@ -167,7 +167,7 @@ fn run_notes(seen: &Observed) -> Vec<String> {
                 .as_ref()
                 .map(|l| format!(" ({l})"))
                 .unwrap_or_default();
-            notes.push(format!("the run stopped at {}{at}: {}", e.step, e.message));
+            notes.push(format!("the run stopped at {}{at}: {}", e.label, e.message));
         }
         let mut steps = Vec::new();
         statuses(&report.steps, &mut steps);

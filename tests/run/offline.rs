@@ -253,3 +253,20 @@ fn templates_read_the_run_environment() {
         r.stderr
     );
 }
+
+/// A scheduler or SIEM reading the report finds the failing step by its id, not by a phrase.
+#[test]
+fn the_report_names_the_step_that_stopped_the_run_by_its_id() {
+    let r = Case::new()
+        .file(
+            "p.yaml",
+            "huntbook: 1\nname: p\nsteps:\n  - id: gate\n    assert:\n      that: [\"1 == 2\"]\n      message: no\n",
+        )
+        .args(&["run", "p.yaml", "--report", "r.json", "-q"])
+        .run();
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let report = r.report("r.json");
+    assert_eq!(report["error"]["step"], "gate");
+    assert_eq!(report["error"]["kind"], "assert");
+    assert!(r.stderr.contains("step `gate` failed"), "{}", r.stderr);
+}
