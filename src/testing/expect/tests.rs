@@ -135,7 +135,7 @@ fn a_wrong_exit_code_says_why_the_run_stopped() {
     assert_eq!((f[0].expected.as_str(), f[0].actual.as_str()), ("0", "1"));
     assert_eq!(f[0].span, sp(3));
     assert!(
-        f[0].notes[0].contains("the run stopped at `hunt`: POST"),
+        f[0].notes[0].contains("the run stopped at step `hunt`: POST"),
         "{:?}",
         f[0].notes
     );
