@@ -509,6 +509,48 @@ async fn scheduled_runs_continue_from_the_last_success_and_never_repeat_a_row() 
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_of_a_scheduled_playbook_dedupes_like_a_real_run_but_writes_nothing() {
+    let emu = emulator().await;
+    let case = Case::new()
+        .file("sched.yaml", SCHEDULED)
+        .against(&emu, "huntbook-demo")
+        .args(&["run", "sched.yaml", "--state-dir", "state", "-q"]);
+    let dry = case.with_args(&["--dry-run"]);
+
+    let rehearsal = dry.run_async().await;
+    assert_eq!(rehearsal.code, 0, "{}", rehearsal.stderr);
+    let (_, rows, new) = since_and_counts(&rehearsal.stdout);
+    assert_eq!((rows, new), (3, 3), "stdout outputs still print");
+    assert!(
+        !rehearsal.dir.join("out/feed.jsonl").exists(),
+        "no output file"
+    );
+    assert!(!rehearsal.dir.join("state/sched.json").exists(), "no state");
+
+    let real = case.run_async().await;
+    assert_eq!(real.code, 0, "{}", real.stderr);
+    assert_eq!(
+        since_and_counts(&real.stdout).2,
+        3,
+        "the rehearsal remembered nothing"
+    );
+    let saved = std::fs::read(real.dir.join("state/sched.json")).unwrap();
+    let feed = real.file("out/feed.jsonl");
+
+    // A rehearsal after it reads the remembered keys, as the next real run would.
+    let again = dry.run_async().await;
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let (since, _, new) = since_and_counts(&again.stdout);
+    assert!(close(since, state_last_success(&again.dir, "sched")));
+    assert_eq!(new, 0);
+    assert_eq!(
+        std::fs::read(again.dir.join("state/sched.json")).unwrap(),
+        saved
+    );
+    assert_eq!(again.file("out/feed.jsonl"), feed);
+}
+
 // ---------------------------------------------------------------------------------------
 // A state file that cannot be used.
 
