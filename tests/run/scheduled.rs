@@ -292,6 +292,56 @@ async fn a_scan_that_times_out_fails_naming_timeout() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_action_cancelled_while_waited_for_fails_naming_cancelled() {
+    // Slow actions, so the cancellation lands while the first run is still waiting.
+    let emu = Emu::start(|c| c.action_step = Duration::from_secs(30)).await;
+    let machine = healthy_machines(&emu)[4].clone();
+    let waiting = Case::new()
+        .file("p.yaml", &contain("isolate", &machine))
+        .against(&emu, "huntbook-demo")
+        .args(&["run", "p.yaml", "--allow-actions", "--report", "r.json"]);
+    let waiting = tokio::spawn(async move { waiting.run_async().await });
+
+    let deadline = std::time::Instant::now() + PATIENCE;
+    let action = loop {
+        if let Some(a) = emu.handle.state.tenant.machine_actions().first() {
+            break a.id.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the isolation never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Someone cancels it meanwhile, here with another playbook's non-GET request.
+    let cancel = Case::new()
+        .file(
+            "cancel.yaml",
+            &format!(
+                "huntbook: 1\nname: cancel\nsteps:\n{SIGN_IN}  - request:\n      method: POST\n      api: endpoint\n      path: /api/machineactions/{action}/cancel\n      body: {{ Comment: wrong machine }}\n"
+            ),
+        )
+        .against(&emu, "huntbook-demo")
+        .args(&["run", "cancel.yaml", "--allow-actions"])
+        .run_async()
+        .await;
+    assert_eq!(cancel.code, 0, "{}", cancel.stderr);
+
+    let r = waiting.await.unwrap();
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("ended `Cancelled`"), "{}", r.stderr);
+    let report = r.report("r.json");
+    assert_eq!(step(&report, "act")["status"], "failed", "{report:#}");
+    assert_eq!(
+        writes(&emu),
+        vec![
+            format!("POST /api/machines/{machine}/isolate"),
+            format!("POST /api/machineactions/{action}/cancel"),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn isolating_an_isolated_machine_sends_nothing_and_reports_unchanged() {
     let emu = emulator().await;
     let machine = healthy_machines(&emu)[2].clone();
