@@ -174,6 +174,42 @@ async fn a_patch_request_is_refused_then_rehearsed_then_sent() {
     assert_eq!(step(&report, "mark")["status"], "changed", "{report:#}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_trips_max_targets_as_the_real_run_would() {
+    let emu = emulator().await;
+    let machines = healthy_machines(&emu);
+    let list = machines[..3]
+        .iter()
+        .map(|m| format!("\"{m}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let r = Case::new()
+        .file(
+            "p.yaml",
+            &format!(
+                "huntbook: 1\nname: p\nmax_targets: 2\nsteps:\n{SIGN_IN}  - id: scan\n    for_each: [{list}]\n    machine_action:\n      action: run_av_scan\n      machine_id: \"{{{{ item }}}}\"\n      comment: sweep\n"
+            ),
+        )
+        .against(&emu, "huntbook-demo")
+        .args(&["run", "p.yaml", "--dry-run", "--report", "r.json"])
+        .run_async()
+        .await;
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("over the playbook's `max_targets` of 2"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        r.stderr.matches("would send POST").count(),
+        2,
+        "the two within the limit are shown: {}",
+        r.stderr
+    );
+    assert!(writes(&emu).is_empty(), "{:?}", writes(&emu));
+    assert_eq!(r.report("r.json")["steps"][1]["status"], "failed");
+}
+
 // ---------------------------------------------------------------------------------------
 // Machine actions: a failed action, and idempotency.
 
