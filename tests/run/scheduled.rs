@@ -903,6 +903,13 @@ async fn sigkill_mid_run_publishes_nothing_keeps_the_state_and_leaves_no_lock() 
     assert!(dir.join("state/slow.lock").exists(), "the lock file stays");
 
     // The lock went with the process: the next run is not blocked, and advances the state.
+    // (Had the kill hit the state's save, a half-written temporary would be left; the next
+    // run removes it before reading the state.)
+    std::fs::write(
+        dir.join("state/.slow.json.huntbook-tmp-Xk3q9z"),
+        "{\"version\": 1, \"pl",
+    )
+    .unwrap();
     emu.handle.clear_faults();
     let next = case.with_args(&["--report", "next.json"]).run_async().await;
     assert_eq!(next.code, 0, "{}", next.stderr);
