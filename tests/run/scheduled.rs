@@ -918,3 +918,67 @@ async fn sigkill_mid_run_publishes_nothing_keeps_the_state_and_leaves_no_lock() 
     assert!(dir.join("out/after.json").exists());
     assert!(temporaries(dir).is_empty(), "{:?}", temporaries(dir));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_while_waiting_for_an_action_exits_143_and_keeps_the_state() {
+    // The action stays pending long after the grace period.
+    let emu = Emu::start(|c| c.action_step = Duration::from_secs(120)).await;
+    let machine = healthy_machines(&emu)[5].clone();
+    let case = Case::new()
+        .file("p.yaml", &contain("isolate", &machine))
+        .against(&emu, "huntbook-demo")
+        .args(&[
+            "run",
+            "p.yaml",
+            "--allow-actions",
+            "--state-dir",
+            "state",
+            "--report",
+            "r.json",
+            "--log-format",
+            "json",
+        ]);
+    let run = tokio::task::spawn_blocking({
+        let case = case.with_args(&[]);
+        move || {
+            let mut run = InFlight::start(&case);
+            run.expect(&["\"event\":\"step_start\"", "\"step\":\"act\""]);
+            run
+        }
+    })
+    .await
+    .unwrap();
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while writes(&emu).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the isolation never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    run.signal("TERM");
+    let (code, stderr) = tokio::task::spawn_blocking(move || run.finish())
+        .await
+        .unwrap();
+    assert_eq!(code, Some(143), "{stderr}");
+    let dir = case.path();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("r.json")).unwrap()).unwrap();
+    assert_eq!(report["interrupted"], "sigterm", "{report:#}");
+    assert_eq!(step(&report, "act")["status"], "failed", "{report:#}");
+    assert_eq!(
+        step(&report, "act")["error"]["kind"],
+        "cancelled",
+        "{report:#}"
+    );
+    assert_eq!(report["state"]["saved"], false);
+    assert!(
+        !dir.join("state/contain.json").exists(),
+        "the state is not advanced"
+    );
+    // The isolation sent before the signal stays sent; nothing else was.
+    assert_eq!(
+        writes(&emu),
+        vec![format!("POST /api/machines/{machine}/isolate")]
+    );
+}
