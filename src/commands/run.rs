@@ -269,7 +269,33 @@ async fn execute(
         Ok(s) => s,
         Err(e) => {
             ui.say("ERROR", "state", &format!("error: {e}"));
-            return ExitStatus::Failure;
+            // Stopped before its first step, but a report is promised whatever the outcome.
+            let text = e.to_string();
+            let (message, help) = match text.split_once("\nhelp: ") {
+                Some((m, h)) => (m.to_string(), Some(h.to_string())),
+                None => (text, None),
+            };
+            let error = engine::report::ErrorReport {
+                kind: engine::ErrorKind::Io,
+                message,
+                help,
+                status: None,
+                location: None,
+                step: "the state".to_string(),
+                span: None,
+            };
+            let state = engine::report::StateReport {
+                path: args
+                    .state_dir
+                    .join(format!("{}.json", playbook.name))
+                    .display()
+                    .to_string(),
+                saved: false,
+                keys: None,
+                warnings: Vec::new(),
+            };
+            let report = engine::report_not_started(playbook, inputs, &options, error, Some(state));
+            return write_report(args, ui, &report, e.exit_status());
         }
     };
     let cancel = match Cancellation::install() {
@@ -290,24 +316,32 @@ async fn execute(
     let output = engine.run(playbook, inputs, &options, Some(state)).await;
     progress.finish();
     let report = output.report;
-    let mut status = report.exit_status();
-    if let Some(path) = &args.report {
-        let written = engine::render::report_json(&report)
-            .map_err(|e| e.to_string())
-            .and_then(|text| {
-                crate::fsutil::write_atomic(path, text.as_bytes()).map_err(|e| e.to_string())
-            });
-        if let Err(e) = written {
+    let status = write_report(args, ui, &report, report.exit_status());
+    finish(ui, playbook, &report);
+    status
+}
+
+/// Write the `--report` file, if asked for; a report that cannot be written fails the run.
+fn write_report(args: &RunArgs, ui: &Ui, report: &RunReport, status: ExitStatus) -> ExitStatus {
+    let Some(path) = &args.report else {
+        return status;
+    };
+    let written = engine::render::report_json(report)
+        .map_err(|e| e.to_string())
+        .and_then(|text| {
+            crate::fsutil::write_atomic(path, text.as_bytes()).map_err(|e| e.to_string())
+        });
+    match written {
+        Ok(_) => status,
+        Err(e) => {
             ui.say(
                 "ERROR",
                 "report",
                 &format!("error: cannot write the report `{}`: {e}", path.display()),
             );
-            status = status.worst(ExitStatus::Failure);
+            status.worst(ExitStatus::Failure)
         }
     }
-    finish(ui, playbook, &report);
-    status
 }
 
 /// Start the emulator in-process on a free loopback port and point every endpoint at it,

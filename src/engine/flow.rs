@@ -125,12 +125,17 @@ fn not_run(ctx: &Ctx<'_>, step: &Step, reason: String) -> StepReport {
 }
 
 fn blank_report(ctx: &Ctx<'_>, step: &Step) -> StepReport {
+    step_report(step, &ctx.playbook.sources)
+}
+
+/// A report for `step` before it runs (status `ok` until told otherwise).
+pub(crate) fn step_report(step: &Step, sources: &crate::source::SourceMap) -> StepReport {
     StepReport {
         id: step.id.clone(),
         name: None,
         kind: step.kind.name().as_str(),
         route: step.route.clone(),
-        location: Location::of(step.kind_span, &ctx.playbook.sources),
+        location: Location::of(step.kind_span, sources),
         status: Status::Ok,
         reason: None,
         started_at: None,

@@ -340,6 +340,51 @@ impl Engine {
     }
 }
 
+/// The report of a run stopped before its first step — its state could not be opened (the
+/// playbook is already running, the state file is corrupt or unreadable): every top-level
+/// step skipped, `error` saying why, so `--report` is written whatever the outcome.
+#[must_use]
+pub fn report_not_started(
+    playbook: &Playbook,
+    inputs: &Inputs,
+    options: &RunOptions,
+    error: report::ErrorReport,
+    state: Option<report::StateReport>,
+) -> RunReport {
+    let reason = format!("the run stopped before its first step: {}", error.step);
+    let steps = playbook
+        .steps
+        .iter()
+        .map(|step| {
+            let mut r = flow::step_report(step, &playbook.sources);
+            r.status = Status::Skipped;
+            r.reason = Some(reason.clone());
+            r
+        })
+        .collect();
+    let mut report = RunReport {
+        huntbook: env!("CARGO_PKG_VERSION"),
+        playbook: playbook.name.clone(),
+        file: playbook.path.display().to_string(),
+        run_id: options.run_id.clone(),
+        started_at: options.started_at,
+        finished_at: Utc::now(),
+        duration_ms: 0,
+        outcome: "",
+        exit_code: 0,
+        dry_run: options.dry_run,
+        inputs: inputs.to_json(),
+        tally: report::Tally::default(),
+        api: CallStats::default(),
+        error: Some(error),
+        interrupted: None,
+        state,
+        steps,
+    };
+    report.finish();
+    report
+}
+
 /// Save the state of a successful, real run (and say so in the report); leave it untouched
 /// otherwise. Failing to save fails the run: the next one would repeat this window.
 fn save_state(

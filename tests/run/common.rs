@@ -238,3 +238,34 @@ impl Case {
         }
     }
 }
+
+impl Case {
+    /// Start the run without waiting for it, stdout and stderr piped, for tests that act on a
+    /// run while it is going (kill it, start a second one beside it).
+    pub fn spawn(&self) -> std::process::Child {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_huntbook"));
+        cmd.current_dir(self.dir.path()).args(&self.args);
+        for k in SCRUBBED {
+            cmd.env_remove(k);
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd.stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd.spawn().expect("start huntbook")
+    }
+
+    /// The same run with more arguments (a second run of the same playbook in the same
+    /// folder, with its own `--report`, say).
+    pub fn with_args(&self, more: &[&str]) -> Case {
+        let mut args = self.args.clone();
+        args.extend(more.iter().map(|a| (*a).to_string()));
+        Case {
+            dir: self.dir.clone(),
+            args,
+            env: self.env.clone(),
+        }
+    }
+}
