@@ -281,7 +281,8 @@ async fn execute(
                 help,
                 status: None,
                 location: None,
-                step: "the state".to_string(),
+                step: None,
+                label: "the state".to_string(),
                 span: None,
             };
             let state = engine::report::StateReport {

@@ -351,7 +351,7 @@ pub fn report_not_started(
     error: report::ErrorReport,
     state: Option<report::StateReport>,
 ) -> RunReport {
-    let reason = format!("the run stopped before its first step: {}", error.step);
+    let reason = format!("the run stopped before its first step: {}", error.label);
     let steps = playbook
         .steps
         .iter()
