@@ -253,3 +253,20 @@ fn templates_read_the_run_environment() {
         r.stderr
     );
 }
+
+#[test]
+fn an_output_template_that_is_one_expression_keeps_its_trailing_newline() {
+    // `{{ x }}\n` in `output.template` is a document, not a typed single expression: the
+    // newline is printed (a block scalar ends in one too).
+    let r = Case::new()
+        .file(
+            "count.yaml",
+            "huntbook: 1\nname: count\nsteps:\n  - set: { n: 3 }\n  \
+             - output:\n      template: \"{{ vars.n }}\\n\"\n  - output:\n      template: |\n        \
+             {{ vars.n * 2 }}\n  - output:\n      template: \"{{ [1, 2] }}\\n\"\n",
+        )
+        .args(&["run", "count.yaml"])
+        .run();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "3\n6\n[1, 2]\n");
+}
