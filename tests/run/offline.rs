@@ -195,7 +195,39 @@ fn json_logs_are_one_object_per_line() {
         .find(|e| e["event"] == "run_error")
         .expect("run_error event");
     assert_eq!(error["error_kind"], "assert");
+    assert_eq!(error["step"], "check", "the step's id, as in `step_start`");
     assert_eq!(error["location"]["line"], 31);
+    for e in &events {
+        assert!(e["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')), "{e}");
+        assert!(e["level"].is_string(), "{e}");
+    }
+}
+
+#[test]
+fn json_logs_of_a_run_that_cannot_start_carry_a_timestamp_and_a_level() {
+    let r = Case::new()
+        .fixture("offline.yaml")
+        .args(&[
+            "run",
+            "offline.yaml",
+            "--log-format",
+            "json",
+            "--input",
+            "hots=a",
+        ])
+        .run();
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let events: Vec<serde_json::Value> = r
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    let names: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
+    assert_eq!(names, ["diagnostic", "invalid_input"], "{}", r.stderr);
+    for e in &events {
+        assert!(e["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')), "{e}");
+        assert_eq!(e["level"], "ERROR", "{e}");
+    }
 }
 
 #[test]
