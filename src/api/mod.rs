@@ -38,4 +38,3 @@ pub async fn with_log_step<F: std::future::Future>(step: &str, f: F) -> F::Outpu
 pub fn log_step() -> Option<std::sync::Arc<str>> {
     LOG_STEP.try_with(std::sync::Arc::clone).ok()
 }
-

@@ -907,7 +907,10 @@ mod tests {
         let p = parse(text, FileId(0));
         let help = p.diagnostics[0].help.as_deref().unwrap_or_default();
         assert!(help.contains("indented 3 spaces"), "{help}");
-        assert!(help.ends_with("indented 4 (as on line 3) or 2 (as on line 2)"), "{help}");
+        assert!(
+            help.ends_with("indented 4 (as on line 3) or 2 (as on line 2)"),
+            "{help}"
+        );
         // Not an indentation problem: no help.
         let p = parse("a: 1\nb: [1, 2\n", FileId(0));
         assert!(p.diagnostics[0].help.is_none());

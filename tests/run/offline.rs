@@ -198,7 +198,10 @@ fn json_logs_are_one_object_per_line() {
     assert_eq!(error["step"], "check", "the step's id, as in `step_start`");
     assert_eq!(error["location"]["line"], 31);
     for e in &events {
-        assert!(e["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')), "{e}");
+        assert!(
+            e["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')),
+            "{e}"
+        );
         assert!(e["level"].is_string(), "{e}");
     }
 }
@@ -225,7 +228,10 @@ fn json_logs_of_a_run_that_cannot_start_carry_a_timestamp_and_a_level() {
     let names: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
     assert_eq!(names, ["diagnostic", "invalid_input"], "{}", r.stderr);
     for e in &events {
-        assert!(e["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')), "{e}");
+        assert!(
+            e["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')),
+            "{e}"
+        );
         assert_eq!(e["level"], "ERROR", "{e}");
     }
 }
