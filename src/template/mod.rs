@@ -773,6 +773,14 @@ fn undefined_error(
         reference.path[miss.depth - 1].as_str()
     };
     let mut message = format!("undefined value `{undefined}`");
+    if reference.root == "env" && miss.depth == 1 {
+        // The usual cause on a first run against a real tenant: say it plainly.
+        message.push_str(&format!(": the environment variable `{wanted}` is not set"));
+        let range = reference
+            .prefix_range(&field.source, miss.depth)
+            .or_else(|| reference.range.clone());
+        return Some(TemplateError { message, range });
+    }
     match (&miss.parent_kind, &parent) {
         (Some(kind), Some(parent)) => {
             message.push_str(&format!(": `{parent}` is {kind}"));

@@ -1015,3 +1015,20 @@ fn a_document_is_always_text_and_keeps_its_trailing_newline() {
     let field = e.compile("{{ steps.h.count }}\n", FieldKind::Text).unwrap();
     assert!(field.is_expression());
 }
+
+#[test]
+fn an_unset_environment_variable_is_named_as_such() {
+    let scope = minijinja::context! {
+        env => minijinja::context! { HOME => "/root" },
+    };
+    let e = engine();
+    let field = e
+        .compile("{{ env.AZURE_TENANT_ID }}", FieldKind::Text)
+        .unwrap();
+    let err = e.render(&field, &scope).unwrap_err();
+    assert_eq!(
+        err.message,
+        "undefined value `env.AZURE_TENANT_ID`: the environment variable `AZURE_TENANT_ID` is not set"
+    );
+    assert_eq!(err.range, Some(3..22));
+}
