@@ -231,6 +231,14 @@ async fn throttling_is_waited_out_as_retry_after_says() {
     for (call, step) in calls.iter().zip(["a", "a", "b", "c"]) {
         assert_eq!(call["step"], step, "{call:#}");
     }
+    let signed_in = json_lines(&r.stderr)
+        .into_iter()
+        .find(|e| e["event"] == "authenticated")
+        .expect("an authenticated event");
+    assert_eq!(
+        signed_in["step"], "steps[0]",
+        "a step without an id: its route"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
