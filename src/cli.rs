@@ -151,6 +151,12 @@ pub struct PlanArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(after_help = "\
+Examples:
+  huntbook schema > playbook.schema.json
+  huntbook schema --test-file > playbook-test.schema.json
+
+In a playbook, a first line `# yaml-language-server: $schema=PATH` lets editors check it.")]
 pub struct SchemaArgs {
     /// Print the schema of playbook test files (`*.test.yaml`) instead.
     #[arg(long)]
@@ -232,6 +238,13 @@ pub struct EmulatorArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(after_help = "\
+Exit code 0 when every case passes, 1 when one fails, 2 when a test file is invalid.
+
+Examples:
+  huntbook test playbooks/
+  huntbook test playbooks/encoded-powershell.yaml
+  huntbook test tests/ --jobs 4 --junit report.xml")]
 pub struct TestArgs {
     /// Test files or folders (searched recursively for `*.test.yaml`).
     #[arg(required = true)]
@@ -247,6 +260,12 @@ pub struct TestArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(after_help = "\
+Examples:
+  huntbook auth login --tenant-id contoso.onmicrosoft.com --client-id 0000...
+  huntbook auth status
+  huntbook auth logout
+  huntbook auth login --emulator")]
 pub struct AuthArgs {
     #[command(subcommand)]
     pub action: AuthAction,
@@ -280,7 +299,7 @@ pub struct AuthLoginArgs {
     #[arg(long, default_value = "commercial")]
     pub cloud: String,
 
-    /// Start the emulator in-process and sign in against it.
+    /// `login` only: start the emulator in-process and sign in against it.
     #[arg(long)]
     pub emulator: bool,
 
@@ -291,6 +310,11 @@ pub struct AuthLoginArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(after_help = "\
+Examples:
+  huntbook completions bash > ~/.local/share/bash-completion/completions/huntbook
+  huntbook completions zsh > \"${fpath[1]}/_huntbook\"
+  huntbook completions fish > ~/.config/fish/completions/huntbook.fish")]
 pub struct CompletionsArgs {
     /// The shell.
     pub shell: clap_complete::Shell,

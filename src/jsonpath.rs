@@ -51,6 +51,14 @@ impl JsonPath {
                 source: source.to_string(),
                 path,
             }),
+            Err(_) if let Some((offset, op)) = missing_operand(source) => Err(JsonPathError {
+                message: format!(
+                    "expected a value after `{op}`: a literal like `'system'` or `3`, or a \
+                     query like `@.x`"
+                ),
+                offset,
+                column: source[..offset].chars().count() + 1,
+            }),
             Err(e) => {
                 // serde_json_path reports a 0-based byte offset (despite its docs).
                 let offset = crate::source::floor_char_boundary(source, e.position());
@@ -81,6 +89,51 @@ impl JsonPath {
     pub fn query_located<'a>(&self, document: &'a Value) -> serde_json_path::LocatedNodeList<'a> {
         self.path.query_located(document)
     }
+}
+
+/// A comparison with nothing after its operator (`@.a != ]`), outside string literals: the
+/// operator's byte offset. serde_json_path reports it as a missing `]` or a function's return
+/// type, far from what is wrong.
+fn missing_operand(source: &str) -> Option<(usize, &'static str)> {
+    let bytes = source.as_bytes();
+    let mut quote: Option<u8> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if let Some(q) = quote {
+            if b == b'\\' {
+                i += 1;
+            } else if b == q {
+                quote = None;
+            }
+            i += 1;
+            continue;
+        }
+        if b == b'\'' || b == b'"' {
+            quote = Some(b);
+            i += 1;
+            continue;
+        }
+        // An ASCII operator starts on a character boundary.
+        match ["==", "!=", "<=", ">=", "<", ">"]
+            .into_iter()
+            .find(|op| bytes[i..].starts_with(op.as_bytes()))
+        {
+            Some(op) => {
+                let rest = source.get(i + op.len()..).unwrap_or_default().trim_start();
+                if rest.is_empty()
+                    || rest.starts_with([']', ')'])
+                    || rest.starts_with("&&")
+                    || rest.starts_with("||")
+                {
+                    return Some((i, op));
+                }
+                i += op.len();
+            }
+            None => i += 1,
+        }
+    }
+    None
 }
 
 fn tidy_message(message: &str, source: &str, offset: usize) -> String {
@@ -129,6 +182,33 @@ mod tests {
         let e = JsonPath::compile("x").unwrap_err();
         assert_eq!(e.column, 1);
         assert!(e.message.contains("starts with `$`"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_comparison_without_its_right_side_says_so() {
+        for (source, column, op) in [
+            ("$[?@.AccountName != ]", 18, "!="),
+            ("$[?length(@.x) > ]", 16, ">"),
+            ("$[?@.a == 1 && @.b <= ]", 20, "<="),
+            ("$[?@.a == ", 8, "=="),
+        ] {
+            let e = JsonPath::compile(source).unwrap_err();
+            assert_eq!(e.column, column, "{source}");
+            assert!(
+                e.message
+                    .starts_with(&format!("expected a value after `{op}`")),
+                "{source}: {}",
+                e.message
+            );
+        }
+        // Inside a string literal an operator is text: the parser's own message stays.
+        let e = JsonPath::compile("$[?@.a == '>]' ").unwrap_err();
+        assert!(
+            !e.message.contains("expected a value after"),
+            "{}",
+            e.message
+        );
+        assert!(JsonPath::compile("$[?@.a == '!= ]']").is_ok());
     }
 
     #[test]

@@ -665,6 +665,58 @@ fn the_command_prints_its_json_line_first_and_stops_on_sigterm() {
 }
 
 #[test]
+fn with_json_logs_every_stderr_line_of_the_command_is_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = huntbook()
+        .args(["emulator", "--port", "0", "-v", "--log-format", "json"])
+        .arg("--work-dir")
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let info: Value = serde_json::from_str(&line).expect("the first stdout line is JSON");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = format!("{}/_emulator/info", info["login_url"].as_str().unwrap());
+    let status = rt
+        .block_on(async { reqwest::get(&url).await.map(|r| r.status()) })
+        .unwrap();
+    assert_eq!(status, StatusCode::OK);
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let events: Vec<Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    for e in &events {
+        assert!(e["timestamp"].is_string() && e["level"].is_string(), "{e}");
+    }
+    assert_eq!(
+        events.first().map(|e| &e["event"]),
+        Some(&Value::from("listening"))
+    );
+    assert_eq!(
+        events.last().map(|e| &e["event"]),
+        Some(&Value::from("stopping"))
+    );
+    assert!(
+        events.iter().any(|e| e["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("GET /_emulator/info -> 200"))),
+        "the request log is JSON too: {stderr}"
+    );
+}
+
+#[test]
 fn the_command_refuses_bad_flags_and_data_with_exit_2() {
     for args in [
         vec!["emulator", "--limits", "hunting=45/week"],

@@ -359,12 +359,13 @@ impl Client {
             let outcome = rb.send().await;
             let step = match outcome {
                 Err(e) => {
-                    tracing::debug!(method, path, attempt, error = %error_chain(&e), "api call failed");
+                    tracing::debug!(step = log_step(req).as_deref(), method, path, attempt, error = %error_chain(&e), "api call failed");
                     self.on_network_error(req, &e, attempt, stats)
                 }
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     tracing::debug!(
+                        step = log_step(req).as_deref(),
                         audience = %req.audience,
                         method,
                         path,
@@ -395,7 +396,7 @@ impl Client {
                             }
                             Err(BodyError::TooLarge(e)) => return Err(e),
                             Err(BodyError::Broken(e)) => {
-                                tracing::debug!(method, path, attempt, error = %error_chain(&e), "response body broke off");
+                                tracing::debug!(step = log_step(req).as_deref(), method, path, attempt, error = %error_chain(&e), "response body broke off");
                                 self.on_network_error(req, &e, attempt, stats)
                             }
                         }
@@ -447,6 +448,7 @@ impl Client {
             return fail("");
         }
         tracing::warn!(
+            step = log_step(req).as_deref(),
             method = %req.method,
             path = %req.path_for_display(),
             attempt,
@@ -489,7 +491,7 @@ impl Client {
             401 if !*renewed => {
                 *renewed = true;
                 stats.reauthenticated += 1;
-                tracing::info!(audience = %req.audience, path, "HTTP 401: renewing the token and retrying once");
+                tracing::info!(step = log_step(req).as_deref(), audience = %req.audience, path, "HTTP 401: renewing the token and retrying once");
                 self.inner
                     .tokens
                     .invalidate(req.audience, token.generation)
@@ -526,6 +528,7 @@ impl Client {
                     });
                 }
                 tracing::warn!(
+                    step = log_step(req).as_deref(),
                     method,
                     path,
                     attempt,
@@ -556,6 +559,7 @@ impl Client {
                     });
                 }
                 tracing::warn!(
+                    step = log_step(req).as_deref(),
                     method,
                     path,
                     status,
@@ -662,6 +666,12 @@ async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Vec<u8> {
         }
     }
     out
+}
+
+/// The step an API call is logged under: the running step's id (as in `step_start`), else the
+/// request's label.
+fn log_step(req: &ApiRequest) -> Option<std::sync::Arc<str>> {
+    super::log_step().or_else(|| req.label.as_deref().map(std::sync::Arc::from))
 }
 
 #[cfg(test)]

@@ -82,7 +82,12 @@ pub fn run(args: &EmulatorArgs, global: &GlobalArgs) -> ExitStatus {
             .with_ansi(colour)
             .with_max_level(tracing::Level::INFO);
         let _ = match global.log_format {
-            LogFormat::Json => builder.json().try_init(),
+            // As `run`'s JSON logs: the event's fields at the top level.
+            LogFormat::Json => builder
+                .json()
+                .flatten_event(true)
+                .with_target(false)
+                .try_init(),
             LogFormat::Text => builder.with_target(false).try_init(),
         };
     }
@@ -97,15 +102,47 @@ pub fn run(args: &EmulatorArgs, global: &GlobalArgs) -> ExitStatus {
             return ExitStatus::Failure;
         }
     };
-    runtime.block_on(serve(config, global.quiet))
+    let log = Log {
+        json: global.log_format == LogFormat::Json,
+        quiet: global.quiet,
+    };
+    runtime.block_on(serve(config, log))
 }
 
-async fn serve(config: EmulatorConfig, quiet: bool) -> ExitStatus {
+/// Where the command's own messages go: human lines on stderr, or with `--log-format json`
+/// one JSON object per line (as the request log), so stderr stays machine-readable.
+#[derive(Clone, Copy)]
+struct Log {
+    json: bool,
+    quiet: bool,
+}
+
+impl Log {
+    fn say(self, level: &str, event: &str, message: &str) {
+        if self.quiet && level != "ERROR" {
+            return;
+        }
+        if self.json {
+            let line = serde_json::json!({
+                "timestamp": chrono::Utc::now()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                "level": level,
+                "event": event,
+                "message": message,
+            });
+            eprintln!("{line}");
+        } else {
+            eprintln!("{message}");
+        }
+    }
+}
+
+async fn serve(config: EmulatorConfig, log: Log) -> ExitStatus {
     let signals = StopSignals::install();
     let handle = match Emulator::start(config).await {
         Ok(h) => h,
         Err(e) => {
-            eprintln!("error: {e}");
+            log.say("ERROR", "error", &format!("error: {e}"));
             // A bad data file is bad input; a busy port or a failing key generator is not.
             return match e {
                 EmuError::Data(_) | EmuError::Faults(_) | EmuError::Limits(_) => {
@@ -119,7 +156,11 @@ async fn serve(config: EmulatorConfig, quiet: bool) -> ExitStatus {
     let line = match serde_json::to_string(info) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("error: cannot describe the emulator: {e}");
+            log.say(
+                "ERROR",
+                "error",
+                &format!("error: cannot describe the emulator: {e}"),
+            );
             return ExitStatus::Failure;
         }
     };
@@ -129,11 +170,15 @@ async fn serve(config: EmulatorConfig, quiet: bool) -> ExitStatus {
         let _ = writeln!(out, "{line}");
         let _ = out.flush();
     }
-    if !quiet {
-        eprintln!(
-            "huntbook emulator {} listening on {} (tenant {}, limits {})",
-            info.version, handle.urls.base, info.tenant_id, info.limits
-        );
+    let listening = format!(
+        "huntbook emulator {} listening on {} (tenant {}, limits {})",
+        info.version, handle.urls.base, info.tenant_id, info.limits
+    );
+    if log.json {
+        // The JSON line on stdout has the rest.
+        log.say("INFO", "listening", &listening);
+    } else if !log.quiet {
+        eprintln!("{listening}");
         for app in &info.apps {
             eprintln!("  app  {:<18} {}", app.name, app.client_id);
         }
@@ -146,9 +191,7 @@ async fn serve(config: EmulatorConfig, quiet: bool) -> ExitStatus {
         eprintln!("credentials are in the JSON line on stdout; Ctrl-C to stop");
     }
     let why = signals.wait().await;
-    if !quiet {
-        eprintln!("{why}: stopping");
-    }
+    log.say("INFO", "stopping", &format!("{why}: stopping"));
     handle.shutdown().await;
     ExitStatus::Success
 }

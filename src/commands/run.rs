@@ -48,6 +48,7 @@ impl Ui {
         if self.json {
             for d in &shown {
                 let line = serde_json::json!({
+                    "timestamp": log_timestamp(),
                     "level": d.severity.as_str().to_uppercase(),
                     "event": "diagnostic",
                     "diagnostic": diag::to_json(d, sources),
@@ -66,12 +67,22 @@ impl Ui {
         }
         let mut err = std::io::stderr().lock();
         if self.json {
-            let line = serde_json::json!({"level": level, "event": event, "message": message});
+            let line = serde_json::json!({
+                "timestamp": log_timestamp(),
+                "level": level,
+                "event": event,
+                "message": message,
+            });
             let _ = writeln!(err, "{line}");
         } else {
             let _ = writeln!(err, "{message}");
         }
     }
+}
+
+/// The time of a JSON log line, as the `tracing` events print it (UTC, microseconds).
+fn log_timestamp() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 /// Entry point of `huntbook run`.
@@ -438,6 +449,7 @@ fn connect(
             let mut err = std::io::stderr().lock();
             if json {
                 let line = serde_json::json!({
+                    "timestamp": log_timestamp(),
                     "level": "WARN",
                     "event": "device_code",
                     "message": p.message,
@@ -461,7 +473,9 @@ fn finish(ui: &Ui, playbook: &Playbook, report: &RunReport) {
         // The `run_end` event carries the outcome; the error that stopped the run gets its
         // own line, with its location, at error level (shown even with `-q`).
         if let Some(e) = &report.error {
+            // `step` names the step as `step_start` does (its id, else its route).
             let line = serde_json::json!({
+                "timestamp": log_timestamp(),
                 "level": "ERROR",
                 "event": "run_error",
                 "step": e.step,

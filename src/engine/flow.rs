@@ -200,6 +200,16 @@ pub(crate) async fn run_step<'c, 'a: 'c>(
     step: &'a Step,
     label: &'c str,
 ) -> StepReport {
+    // The API client's log events name the step, as `step_start` does.
+    crate::api::with_log_step(log_name(step), run_one(ctx, frame, step, label)).await
+}
+
+async fn run_one<'c, 'a: 'c>(
+    ctx: &'c Ctx<'a>,
+    frame: &'c Arc<Frame>,
+    step: &'a Step,
+    label: &'c str,
+) -> StepReport {
     let mut report = blank_report(ctx, step);
     let started = Instant::now();
     report.started_at = Some(Utc::now());

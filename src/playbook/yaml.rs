@@ -319,6 +319,70 @@ fn style_of(s: ScalarStyle) -> Style {
     }
 }
 
+/// When the parser stopped on a line whose indentation lines up with none of the open block
+/// collections, say which indentations would: the usual cause of "did not find expected key".
+fn indentation_help(text: &str, at: usize, stack: &[Frame]) -> Option<String> {
+    let position = |offset: usize| {
+        let before = &text[..offset.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count());
+        (line, column)
+    };
+    let line_start = text[..at.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].split('\n').next().unwrap_or_default();
+    if line.trim().is_empty() || line.trim_start().starts_with('#') {
+        return None;
+    }
+    let indent = line.len() - line.trim_start_matches(' ').len();
+    let blocks: Vec<(usize, usize)> = stack
+        .iter()
+        .filter_map(|f| match f {
+            Frame::Seq {
+                start, flow: false, ..
+            }
+            | Frame::Map {
+                start, flow: false, ..
+            } => Some(position(*start)),
+            _ => None,
+        })
+        .collect();
+    if blocks.is_empty() || blocks.iter().any(|&(_, column)| column == indent) {
+        return None;
+    }
+    // The block the line may have meant to continue is often closed already: look back over
+    // the lines above, up to its parent, for the shallowest indentation deeper than this one.
+    let mut deeper: Option<(usize, usize)> = None;
+    let above_lines: Vec<&str> = text[..line_start].lines().collect();
+    for (n, above) in above_lines.iter().enumerate().rev() {
+        if above.trim().is_empty() || above.trim_start().starts_with('#') {
+            continue;
+        }
+        let column = above.len() - above.trim_start_matches(' ').len();
+        if column <= indent {
+            break;
+        }
+        if deeper.is_none_or(|(_, c)| column <= c) {
+            deeper = Some((n + 1, column));
+        }
+    }
+    let deeper = deeper.as_ref();
+    let shallower = blocks
+        .iter()
+        .filter(|&&(_, c)| c < indent)
+        .max_by_key(|&&(_, c)| c);
+    let choices: Vec<String> = [deeper, shallower]
+        .into_iter()
+        .flatten()
+        .map(|&(l, c)| format!("{c} (as on line {l})"))
+        .collect();
+    Some(format!(
+        "check the indentation: this line is indented {indent} space{}, but the entries it can \
+         belong with are indented {}",
+        if indent == 1 { "" } else { "s" },
+        choices.join(" or ")
+    ))
+}
+
 /// Parse `text` (the contents of `file`) into a node tree.
 #[must_use]
 pub fn parse(text: &str, file: FileId) -> Parsed {
@@ -369,6 +433,8 @@ pub fn parse(text: &str, file: FileId) -> Parsed {
                     d = d.note(format!(
                         "the flow {what} opened at line {line}, column {column} is still open here"
                     ));
+                } else if let Some(help) = indentation_help(text, at, &b.stack) {
+                    d = d.help(help);
                 }
                 b.diagnostics.push(d);
                 return Parsed {
@@ -824,6 +890,30 @@ mod tests {
         assert!(p.root.is_none());
         assert_eq!(p.diagnostics.len(), 1);
         assert_eq!(p.diagnostics[0].code, Code::YamlSyntax);
+    }
+
+    #[test]
+    fn a_misindented_line_gets_an_indentation_help() {
+        let text = "steps:\n  - id: a\n    output:\n      template: x\n     path: y\n";
+        let p = parse(text, FileId(0));
+        assert_eq!(p.diagnostics.len(), 1, "{:?}", p.diagnostics);
+        let help = p.diagnostics[0].help.as_deref().unwrap_or_default();
+        assert_eq!(
+            help,
+            "check the indentation: this line is indented 5 spaces, but the entries it can \
+             belong with are indented 6 (as on line 4) or 4 (as on line 2)"
+        );
+        let text = "steps:\n  - id: a\n    hunt: x\n   - id: b\n";
+        let p = parse(text, FileId(0));
+        let help = p.diagnostics[0].help.as_deref().unwrap_or_default();
+        assert!(help.contains("indented 3 spaces"), "{help}");
+        assert!(
+            help.ends_with("indented 4 (as on line 3) or 2 (as on line 2)"),
+            "{help}"
+        );
+        // Not an indentation problem: no help.
+        let p = parse("a: 1\nb: [1, 2\n", FileId(0));
+        assert!(p.diagnostics[0].help.is_none());
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! `when`, `for_each`, `assert.that` and `filter.input` ([`FieldKind::Expression`]) also
 //! accept a bare expression, and reject text templates (a rendered string would always be
 //! "true"). `hunt.query` ([`FieldKind::Query`]) renders every `{{ value }}` as a KQL literal
-//! (§4.1) unless piped to `raw`.
+//! (§4.1) unless piped to `raw`. `output.template` ([`FieldKind::Document`]) is always a text
+//! template: a lone `{{ expr }}` there prints the value, and a trailing newline is kept.
 //!
 //! Compilation checks more than syntax: names must be rooted in the scope ([`SCOPE_ROOTS`]),
 //! and filters, tests and functions must exist. The user documentation is `docs/templates.md`.
@@ -141,6 +142,9 @@ pub enum FieldKind {
     Expression,
     /// A KQL query: interpolated values are rendered as KQL literals.
     Query,
+    /// A document (`output.template`, `template_file`): always a text template, so a lone
+    /// `{{ expr }}` followed by a newline prints the value's text and keeps the newline.
+    Document,
 }
 
 /// A template or expression that did not compile or did not render.
@@ -411,6 +415,8 @@ impl Engine {
         let form = match kind {
             // A query is always text: a lone `{{ x }}` is a query made of one KQL literal.
             FieldKind::Query => Form::Template,
+            // A document is text: `{{ steps.h.count }}\n` prints the count and the newline.
+            FieldKind::Document => Form::Template,
             FieldKind::Text | FieldKind::Expression => {
                 match single_expression(source, self.env.syntax()) {
                     Some(inner) => Form::Expr(inner),
@@ -767,6 +773,14 @@ fn undefined_error(
         reference.path[miss.depth - 1].as_str()
     };
     let mut message = format!("undefined value `{undefined}`");
+    if reference.root == "env" && miss.depth == 1 {
+        // The usual cause on a first run against a real tenant: say it plainly.
+        message.push_str(&format!(": the environment variable `{wanted}` is not set"));
+        let range = reference
+            .prefix_range(&field.source, miss.depth)
+            .or_else(|| reference.range.clone());
+        return Some(TemplateError { message, range });
+    }
     match (&miss.parent_kind, &parent) {
         (Some(kind), Some(parent)) => {
             message.push_str(&format!(": `{parent}` is {kind}"));

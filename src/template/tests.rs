@@ -993,3 +993,42 @@ fn huntbook_filters_refuse_undefined_values() {
     .unwrap_err();
     assert_eq!(err.message, "undefined value passed to `raw`");
 }
+
+#[test]
+fn a_document_is_always_text_and_keeps_its_trailing_newline() {
+    let scope = minijinja::context! {
+        steps => minijinja::context! { h => minijinja::context! { count => 3, results => vec![1, 2] } },
+    };
+    let e = engine();
+    for (source, expected) in [
+        ("{{ steps.h.count }}\n", "3\n"),
+        ("{{ steps.h.count }}", "3"),
+        ("  {{ steps.h.count }}\n\n", "  3\n\n"),
+        ("{{ steps.h.results | length }}\n", "2\n"),
+    ] {
+        let field = e.compile(source, FieldKind::Document).unwrap();
+        assert!(!field.is_expression(), "{source:?}");
+        let text = e.render_string(&field, &scope).unwrap();
+        assert_eq!(text, expected, "{source:?}");
+    }
+    // A text field keeps the single-expression rule: the value, with its type.
+    let field = e.compile("{{ steps.h.count }}\n", FieldKind::Text).unwrap();
+    assert!(field.is_expression());
+}
+
+#[test]
+fn an_unset_environment_variable_is_named_as_such() {
+    let scope = minijinja::context! {
+        env => minijinja::context! { HOME => "/root" },
+    };
+    let e = engine();
+    let field = e
+        .compile("{{ env.AZURE_TENANT_ID }}", FieldKind::Text)
+        .unwrap();
+    let err = e.render(&field, &scope).unwrap_err();
+    assert_eq!(
+        err.message,
+        "undefined value `env.AZURE_TENANT_ID`: the environment variable `AZURE_TENANT_ID` is not set"
+    );
+    assert_eq!(err.range, Some(3..22));
+}

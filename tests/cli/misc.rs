@@ -25,6 +25,31 @@ fn help_has_examples_and_exit_codes() {
 }
 
 #[test]
+fn every_subcommand_help_shows_examples() {
+    for command in [
+        &["validate"][..],
+        &["plan"],
+        &["run"],
+        &["test"],
+        &["jsonpath"],
+        &["schema"],
+        &["emulator"],
+        &["auth"],
+        &["completions"],
+    ] {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let out = huntbook(&args);
+        assert_eq!(out.code, 0, "{command:?}");
+        assert!(
+            out.stdout.contains("Examples:\n  huntbook "),
+            "{command:?}: {}",
+            out.stdout
+        );
+    }
+}
+
+#[test]
 fn completions_for_every_shell() {
     for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
         let out = huntbook(&["completions", shell]);

@@ -220,6 +220,25 @@ async fn throttling_is_waited_out_as_retry_after_says() {
     let event: serde_json::Value = serde_json::from_str(line).unwrap();
     assert_eq!(event["message"], "throttled (HTTP 429); waiting");
     assert!(event["service_message"].is_string(), "{event:#}");
+    // A SIEM can tell which step was throttled and which step made each call: the step's id,
+    // as in `step_start`.
+    assert_eq!(event["step"], "a", "{event:#}");
+    let calls: Vec<serde_json::Value> = json_lines(&r.stderr)
+        .into_iter()
+        .filter(|e| e["message"] == "api call")
+        .collect();
+    assert_eq!(calls.len(), 4, "{}", r.stderr);
+    for (call, step) in calls.iter().zip(["a", "a", "b", "c"]) {
+        assert_eq!(call["step"], step, "{call:#}");
+    }
+    let signed_in = json_lines(&r.stderr)
+        .into_iter()
+        .find(|e| e["event"] == "authenticated")
+        .expect("an authenticated event");
+    assert_eq!(
+        signed_in["step"], "steps[0]",
+        "a step without an id: its route"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

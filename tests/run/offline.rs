@@ -195,7 +195,45 @@ fn json_logs_are_one_object_per_line() {
         .find(|e| e["event"] == "run_error")
         .expect("run_error event");
     assert_eq!(error["error_kind"], "assert");
+    assert_eq!(error["step"], "check", "the step's id, as in `step_start`");
     assert_eq!(error["location"]["line"], 31);
+    for e in &events {
+        assert!(
+            e["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')),
+            "{e}"
+        );
+        assert!(e["level"].is_string(), "{e}");
+    }
+}
+
+#[test]
+fn json_logs_of_a_run_that_cannot_start_carry_a_timestamp_and_a_level() {
+    let r = Case::new()
+        .fixture("offline.yaml")
+        .args(&[
+            "run",
+            "offline.yaml",
+            "--log-format",
+            "json",
+            "--input",
+            "hots=a",
+        ])
+        .run();
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    let events: Vec<serde_json::Value> = r
+        .stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    let names: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
+    assert_eq!(names, ["diagnostic", "invalid_input"], "{}", r.stderr);
+    for e in &events {
+        assert!(
+            e["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')),
+            "{e}"
+        );
+        assert_eq!(e["level"], "ERROR", "{e}");
+    }
 }
 
 #[test]
@@ -269,4 +307,21 @@ fn the_report_names_the_step_that_stopped_the_run_by_its_id() {
     assert_eq!(report["error"]["step"], "gate");
     assert_eq!(report["error"]["kind"], "assert");
     assert!(r.stderr.contains("step `gate` failed"), "{}", r.stderr);
+}
+
+#[test]
+fn an_output_template_that_is_one_expression_keeps_its_trailing_newline() {
+    // `{{ x }}\n` in `output.template` is a document, not a typed single expression: the
+    // newline is printed (a block scalar ends in one too).
+    let r = Case::new()
+        .file(
+            "count.yaml",
+            "huntbook: 1\nname: count\nsteps:\n  - set: { n: 3 }\n  \
+             - output:\n      template: \"{{ vars.n }}\\n\"\n  - output:\n      template: |\n        \
+             {{ vars.n * 2 }}\n  - output:\n      template: \"{{ [1, 2] }}\\n\"\n",
+        )
+        .args(&["run", "count.yaml"])
+        .run();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, "3\n6\n[1, 2]\n");
 }

@@ -69,6 +69,7 @@ pub(crate) async fn run(cx: &StepCx<'_, '_>, a: &Authenticate) -> Result<Outcome
         .await?;
     tracing::info!(
         event = "authenticated",
+        step = %crate::engine::flow::log_name(cx.step),
         context = outcome.context.name(),
         tenant_id = %outcome.tenant_id,
         client_id = %outcome.client_id,
@@ -88,6 +89,7 @@ pub(crate) async fn run(cx: &StepCx<'_, '_>, a: &Authenticate) -> Result<Outcome
     for g in grants.iter().filter(|g| !g.readable) {
         tracing::warn!(
             event = "preflight_skipped",
+            step = %crate::engine::flow::log_name(cx.step),
             api = crate::engine::connection::audience_name(g.audience),
             "the {} token is not a JWT: its permissions cannot be checked before the steps run",
             g.audience.display()

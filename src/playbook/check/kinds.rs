@@ -1277,7 +1277,7 @@ fn output(c: &mut Checker<'_>, node: &Node, at: Span, what: &str) -> Option<Outp
                 .inspect(|f| literal_reference(c, &e.value, f, "data"))
                 .map(OutputContent::Data),
             "template" => c
-                .field(&e.value, FieldKind::Text, "the output template")
+                .field(&e.value, FieldKind::Document, "the output template")
                 .map(|template| OutputContent::Template {
                     template,
                     file: None,
@@ -1295,7 +1295,7 @@ fn output(c: &mut Checker<'_>, node: &Node, at: Span, what: &str) -> Option<Outp
                         &text,
                         span,
                         Style::Literal,
-                        FieldKind::Text,
+                        FieldKind::Document,
                         "the template file",
                     )
                     .map(|template| OutputContent::Template {

@@ -284,7 +284,7 @@ impl<'a> Checker<'a> {
             let expected = match kind {
                 FieldKind::Expression => "an expression",
                 FieldKind::Query => "a query",
-                FieldKind::Text => "a string",
+                FieldKind::Text | FieldKind::Document => "a string",
             };
             self.wrong_type(node, &format!("{expected} for {what}"));
             return None;
