@@ -10,3 +10,5 @@ mod common;
 mod emulator;
 #[path = "run/offline.rs"]
 mod offline;
+#[path = "run/security.rs"]
+mod security;
