@@ -64,6 +64,7 @@ impl Ui {
         if self.quiet && level != "ERROR" {
             return;
         }
+        let message = &crate::redact::redact(message);
         let mut err = std::io::stderr().lock();
         if self.json {
             let line = serde_json::json!({"level": level, "event": event, "message": message});
@@ -198,7 +199,7 @@ fn init_logging(global: &GlobalArgs) {
     let filter = tracing_subscriber::EnvFilter::new(format!("warn,huntbook={level}{api}"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(crate::redact::stderr)
         .with_target(false);
     let _ = if json {
         builder
@@ -504,6 +505,7 @@ impl Observer for Progress {
             write.method,
             write.url
         );
+        let line = crate::redact::redact(&line).into_owned();
         match &self.bar {
             Some(bar) => bar.println(line),
             None => {

@@ -212,7 +212,7 @@ fn files_written<'r>(steps: &'r [StepReport], out: &mut Vec<&'r super::report::W
 /// # Errors
 /// Never in practice (the report is plain data); a serialisation failure is passed on.
 pub fn report_json(report: &RunReport) -> Result<String, serde_json::Error> {
-    let mut text = serde_json::to_string_pretty(report)?;
+    let mut text = crate::redact::redact(&serde_json::to_string_pretty(report)?).into_owned();
     text.push('\n');
     Ok(text)
 }

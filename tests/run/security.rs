@@ -166,3 +166,58 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_rendered_by_a_playbook_are_masked_everywhere() {
+    let emu = Emu::start(|_| {}).await;
+    let secret = emu.secret("huntbook-demo");
+    // The secret reaches templates three ways: a secret-named variable, a variable whose name
+    // says nothing (its value is known from the `{ file: … }` reference), and an API error
+    // that echoes the request.
+    let playbook = "huntbook: 1\nname: p\nsteps:\n  - authenticate:\n      client_secret: { file: secret.txt }\n  - id: echo\n    on_error: continue\n    request:\n      path: \"/security/incidents/{{ env.INNOCENT }}\"\n  - output:\n      format: text\n      template: \"env={{ env.AZURE_CLIENT_SECRET }} plain={{ env.INNOCENT }} error={{ steps.echo.error }}\\n\"\n  - output:\n      path: out/leak.md\n      format: text\n      template: \"{{ env.AZURE_CLIENT_SECRET }} {{ env.INNOCENT }}\\n\"\n  - output:\n      path: out/leak.csv\n      data: \"{{ [{'k': env.INNOCENT}] }}\"\n  - assert:\n      that: [false]\n      message: \"stopping with {{ env.INNOCENT }}\"\n";
+    let case = |args: &[&str]| {
+        Case::new()
+            .file("p.yaml", playbook)
+            .file("secret.txt", &format!("{secret}\n"))
+            .against(&emu, "huntbook-demo")
+            .env("INNOCENT", &secret)
+            .args(args)
+    };
+    for args in [
+        &["run", "p.yaml", "-vvv", "--report", "r.json"][..],
+        &[
+            "run",
+            "p.yaml",
+            "-vvv",
+            "--log-format",
+            "json",
+            "--report",
+            "r.json",
+        ][..],
+    ] {
+        let r = case(args).run_async().await;
+        assert_eq!(r.code, 3, "{}", r.stderr);
+        assert!(
+            r.stdout.starts_with("env=*** plain=*** error="),
+            "{}",
+            r.stdout
+        );
+        assert_eq!(r.file("out/leak.md"), "*** ***\n");
+        assert!(r.file("out/leak.csv").contains("***"));
+        for (what, text) in [
+            ("stdout", r.stdout.clone()),
+            ("stderr", r.stderr.clone()),
+            ("report", r.file("r.json")),
+            ("md", r.file("out/leak.md")),
+            ("csv", r.file("out/leak.csv")),
+        ] {
+            assert!(!text.contains(&secret), "{what} holds the secret: {text}");
+        }
+        assert!(r.stderr.contains("stopping with ***"), "{}", r.stderr);
+    }
+    // `plan` renders what is known before the run: environment values are placeholders.
+    let plan = case(&["plan", "p.yaml"]).run_async().await;
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(!plan.stdout.contains(&secret), "{}", plan.stdout);
+    assert!(!plan.stderr.contains(&secret), "{}", plan.stderr);
+}

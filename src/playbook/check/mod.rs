@@ -375,7 +375,7 @@ impl<'a> Checker<'a> {
                         at,
                         format!("{what} reads the secret-looking variable `env.{name}`"),
                     )
-                    .label("its value would be rendered in clear")
+                    .label("its value is sent to APIs as is, and shows as `***` wherever huntbook writes")
                     .help(format!(
                         "pass secrets as a secret reference (`{{ env: {name} }}`) in `authenticate`, which never renders them"
                     )),
