@@ -221,3 +221,26 @@ async fn secrets_rendered_by_a_playbook_are_masked_everywhere() {
     assert!(!plan.stdout.contains(&secret), "{}", plan.stdout);
     assert!(!plan.stderr.contains(&secret), "{}", plan.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_header_cells_from_query_aliases_are_neutralised() {
+    let emu = Emu::start(|_| {}).await;
+    let playbook = format!(
+        "huntbook: 1\nname: p\nsteps:\n{LOGIN}  - id: h\n    hunt:\n      query: |\n        DeviceInfo\n        | take 1\n        | project ['=HYPERLINK(\"http://x\")'] = DeviceName, ['@SUM(A1)'] = strcat(\"=\", DeviceName)\n  - output:\n      path: out/h.csv\n      data: \"{{{{ steps.h.results }}}}\"\n  - output:\n      path: out/v.csv\n      data: \"{{{{ steps.h.results | map(attribute='@SUM(A1)') | list }}}}\"\n"
+    );
+    let r = Case::new()
+        .file("p.yaml", &playbook)
+        .against(&emu, "huntbook-demo")
+        .args(&["run", "p.yaml", "-q"])
+        .run_async()
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let csv = r.file("out/h.csv");
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("\"'=HYPERLINK(\"\"http://x\"\")\",'@SUM(A1)"),
+        "{csv}"
+    );
+    assert!(lines.next().unwrap().contains(",'="), "{csv}");
+}
