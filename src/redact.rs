@@ -156,14 +156,45 @@ impl<W: Write> Write for Redacting<W> {
     }
 }
 
-/// stderr with secrets masked, one write at a time (a log line is one write), for the log
-/// subscriber.
+/// Text from API data or a playbook made safe for a terminal: control characters (ESC and
+/// the rest of C0 except newline and tab, DEL, C1 — which includes the one-byte CSI) and the
+/// bidirectional overrides become visible escapes (`\x1b`, `\u{202e}`), so a device name
+/// cannot move the cursor, recolour, clear the screen or reorder what is shown.
+#[must_use]
+pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            let n = u32::from(c);
+            if n < 0x100 {
+                let _ = std::fmt::Write::write_fmt(&mut out, format_args!("\\x{n:02x}"));
+            } else {
+                let _ = std::fmt::Write::write_fmt(&mut out, format_args!("\\u{{{n:04x}}}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// stderr with secrets masked and terminal escapes made visible, one write at a time (a log
+/// line is one write), for the log subscriber (which therefore writes no colour codes).
 pub struct Stderr;
 
 impl Write for Stderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let masked = redact_bytes(buf, &secrets());
-        std::io::stderr().write_all(&masked)?;
+        // Log lines hold API data: terminal escapes in them are made visible too.
+        let text = String::from_utf8_lossy(buf);
+        let safe = terminal_safe(&text);
+        std::io::stderr().write_all(redact(&safe).as_bytes())?;
         Ok(buf.len())
     }
 

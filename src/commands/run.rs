@@ -210,7 +210,8 @@ fn init_logging(global: &GlobalArgs) {
     } else {
         builder
             .without_time()
-            .with_ansi(diag::stderr_wants_colour())
+            // The writer makes every escape visible (data in logs must not drive the terminal).
+            .with_ansi(false)
             .try_init()
     };
 }

@@ -244,3 +244,31 @@ async fn csv_header_cells_from_query_aliases_are_neutralised() {
     );
     assert!(lines.next().unwrap().contains(",'="), "{csv}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminal_escapes_from_api_data_do_not_reach_stderr() {
+    let emu = Emu::start(|_| {}).await;
+    // The emulator echoes the incident id in its 404 message: API data with escapes.
+    let evil = "ws\u{1b}[2J\u{1b}]0;pwned\u{7}\u{9b}31m\r";
+    let playbook = format!(
+        "huntbook: 1\nname: p\ninputs:\n  id: {{ type: string, required: true }}\nsteps:\n{LOGIN}  - id: get\n    name: \"get {{{{ inputs.id }}}}\"\n    on_error: continue\n    incidents:\n      get: \"{{{{ inputs.id }}}}\"\n  - id: again\n    incidents:\n      get: \"{{{{ inputs.id }}}}\"\n"
+    );
+    for verbosity in ["-v", "-vvv"] {
+        let r = Case::new()
+            .file("p.yaml", &playbook)
+            .against(&emu, "huntbook-demo")
+            .args(&["run", "p.yaml", verbosity, "--input", &format!("id={evil}")])
+            .run_async()
+            .await;
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert!(r.stderr.contains("was not found"), "{}", r.stderr);
+        for c in ['\u{1b}', '\u{7}', '\u{9b}', '\r'] {
+            assert!(
+                !r.stderr.contains(c),
+                "{verbosity}: U+{:04X} reached stderr: {:?}",
+                u32::from(c),
+                r.stderr
+            );
+        }
+    }
+}
