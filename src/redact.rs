@@ -76,30 +76,41 @@ pub fn redact(text: &str) -> Cow<'_, str> {
     out
 }
 
+/// Where `needle` (non-empty) first occurs in `hay`.
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let first = *needle.first()?;
+    let mut i = 0;
+    while let Some(p) = hay.get(i..)?.iter().position(|&b| b == first) {
+        let at = i + p;
+        if hay[at..].starts_with(needle) {
+            return Some(at);
+        }
+        i = at + 1;
+    }
+    None
+}
+
 /// Like [`redact`], on bytes (text that is not UTF-8 is matched byte for byte).
 fn redact_bytes(buf: &[u8], all: &[String]) -> Vec<u8> {
     let mut out = buf.to_vec();
     for s in all {
         let needle = s.as_bytes();
-        if out.len() < needle.len() {
+        let Some(mut at) = find(&out, needle) else {
             continue;
-        }
+        };
         let mut next = Vec::with_capacity(out.len());
-        let mut i = 0;
-        let mut changed = false;
-        while i < out.len() {
-            if out[i..].starts_with(needle) {
-                next.extend_from_slice(MASK.as_bytes());
-                i += needle.len();
-                changed = true;
-            } else {
-                next.push(out[i]);
-                i += 1;
+        let mut from = 0;
+        loop {
+            next.extend_from_slice(&out[from..at]);
+            next.extend_from_slice(MASK.as_bytes());
+            from = at + needle.len();
+            match find(&out[from..], needle) {
+                Some(p) => at = from + p,
+                None => break,
             }
         }
-        if changed {
-            out = next;
-        }
+        next.extend_from_slice(&out[from..]);
+        out = next;
     }
     out
 }
@@ -227,6 +238,11 @@ mod tests {
             w.flush().unwrap();
         }
         assert_eq!(String::from_utf8(out).unwrap(), "x *** y");
+        let all = vec!["needle".to_string()];
+        assert_eq!(
+            redact_bytes(b"needleneedle a needl needle", &all),
+            b"****** a needl ***".to_vec()
+        );
     }
 
     #[test]
