@@ -19,6 +19,7 @@ pub mod exit;
 pub mod fsutil;
 pub mod jsonpath;
 pub mod playbook;
+pub mod redact;
 pub mod rows;
 pub mod schema;
 pub mod signals;

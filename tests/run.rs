@@ -12,3 +12,5 @@ mod emulator;
 mod offline;
 #[path = "run/scheduled.rs"]
 mod scheduled;
+#[path = "run/security.rs"]
+mod security;

@@ -191,11 +191,15 @@ impl TokenCache {
         tenant: &str,
         client: &str,
     ) -> Result<Option<CacheEntry>, AuthError> {
-        Ok(self
+        let entry = self
             .read()?
             .entries
             .into_iter()
-            .find(|e| same_key(e, authority, tenant, client)))
+            .find(|e| same_key(e, authority, tenant, client));
+        if let Some(e) = &entry {
+            crate::redact::register(e.refresh_token.expose_secret());
+        }
+        Ok(entry)
     }
 
     /// Insert or replace the entry with the same key.

@@ -498,6 +498,10 @@ fn parse_grant(url: &url::Url, body: &[u8]) -> Result<Grant, AuthError> {
         .access_token
         .filter(|t| !t.expose_secret().is_empty())
         .ok_or_else(|| invalid("the token response has no access_token".to_string()))?;
+    crate::redact::register(access_token.expose_secret());
+    if let Some(rt) = &raw.refresh_token {
+        crate::redact::register(rt.expose_secret());
+    }
     Ok(Grant {
         access_token,
         expires_in: seconds(raw.expires_in.as_ref()),

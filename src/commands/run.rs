@@ -65,6 +65,7 @@ impl Ui {
         if self.quiet && level != "ERROR" {
             return;
         }
+        let message = &crate::redact::redact(message);
         let mut err = std::io::stderr().lock();
         if self.json {
             let line = serde_json::json!({
@@ -209,7 +210,7 @@ fn init_logging(global: &GlobalArgs) {
     let filter = tracing_subscriber::EnvFilter::new(format!("warn,huntbook={level}{api}"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(crate::redact::stderr)
         .with_target(false);
     let _ = if json {
         builder
@@ -220,7 +221,8 @@ fn init_logging(global: &GlobalArgs) {
     } else {
         builder
             .without_time()
-            .with_ansi(diag::stderr_wants_colour())
+            // The writer makes every escape visible (data in logs must not drive the terminal).
+            .with_ansi(false)
             .try_init()
     };
 }
@@ -553,6 +555,7 @@ impl Observer for Progress {
             write.method,
             write.url
         );
+        let line = crate::redact::redact(&line).into_owned();
         match &self.bar {
             Some(bar) => bar.println(line),
             None => {

@@ -154,9 +154,10 @@ fn init_logging(global: &GlobalArgs) {
     let filter = tracing_subscriber::EnvFilter::new(format!("warn,huntbook={level}"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        // Secrets masked, terminal escapes from data made visible (so no colour codes).
+        .with_writer(crate::redact::stderr)
         .with_target(false)
         .without_time()
-        .with_ansi(diag::stderr_wants_colour())
+        .with_ansi(false)
         .try_init();
 }

@@ -237,6 +237,8 @@ impl Engine {
         state: Option<StateStore>,
     ) -> RunOutput {
         let clock = Instant::now();
+        // Secrets in the environment are masked in outputs, the report, logs and errors.
+        crate::redact::register_env(&options.env);
         let env = Value::from_pairs(
             options
                 .env

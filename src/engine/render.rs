@@ -8,6 +8,8 @@ use std::fmt::Write as _;
 use super::report::{ErrorReport, RunReport, Status, StepReport};
 use crate::source::SourceMap;
 
+pub use crate::redact::terminal_safe;
+
 fn paint(on: bool, code: &str, text: &str) -> String {
     if on {
         format!("\x1b[{code}m{text}\x1b[0m")
@@ -24,10 +26,19 @@ pub fn render_error(e: &ErrorReport, sources: &SourceMap, colour: bool) -> Strin
         out,
         "{}{}",
         paint(colour, "1;31", &format!("error[{}]", e.kind.as_str())),
-        paint(colour, "1", &format!(": {} failed: {}", e.label, e.message))
+        paint(
+            colour,
+            "1",
+            &format!(
+                ": {} failed: {}",
+                terminal_safe(&e.label),
+                terminal_safe(&e.message)
+            )
+        )
     );
     let located = e.span.and_then(|s| sources.get(s.file).map(|f| (s, f)));
-    let extras: Vec<(&str, &str)> = e.help.iter().map(|h| ("help", h.as_str())).collect();
+    let help = e.help.as_deref().map(terminal_safe);
+    let extras: Vec<(&str, &str)> = help.iter().map(|h| ("help", h.as_ref())).collect();
     match located {
         Some((span, file)) => {
             crate::diag::write_snippet(&mut out, file, span, colour, "1;31", None, &extras);
@@ -105,7 +116,7 @@ fn detail(s: &StepReport) -> String {
     if s.continued {
         parts.push("on_error: continue".to_string());
     }
-    parts.join(", ")
+    terminal_safe(&parts.join(", ")).into_owned()
 }
 
 fn step_lines(steps: &[StepReport], depth: usize, colour: bool, out: &mut String) {
@@ -116,6 +127,7 @@ fn step_lines(steps: &[StepReport], depth: usize, colour: bool, out: &mut String
             (None, None) => s.route.clone(),
         };
         // Keep the columns aligned: long names are cut (the report has them whole).
+        who = terminal_safe(&who).into_owned();
         if who.chars().count() > 24 {
             who = who.chars().take(23).chain(std::iter::once('…')).collect();
         }
@@ -145,7 +157,7 @@ fn step_lines(steps: &[StepReport], depth: usize, colour: bool, out: &mut String
                     "{indent}    [{}] {}: {}",
                     it.index,
                     status_word(it.status, colour).trim_end(),
-                    e.message
+                    terminal_safe(&e.message)
                 );
             }
             step_lines(&it.steps, depth + 2, colour, out);
@@ -187,7 +199,12 @@ pub fn summary(report: &RunReport, colour: bool) -> String {
         "wrote"
     };
     for w in files {
-        let _ = writeln!(out, "  {verb} {} ({} bytes)", w.path, w.bytes);
+        let _ = writeln!(
+            out,
+            "  {verb} {} ({} bytes)",
+            terminal_safe(&w.path),
+            w.bytes
+        );
     }
     out
 }
@@ -212,7 +229,23 @@ fn files_written<'r>(steps: &'r [StepReport], out: &mut Vec<&'r super::report::W
 /// # Errors
 /// Never in practice (the report is plain data); a serialisation failure is passed on.
 pub fn report_json(report: &RunReport) -> Result<String, serde_json::Error> {
-    let mut text = serde_json::to_string_pretty(report)?;
+    let mut text = crate::redact::redact(&serde_json::to_string_pretty(report)?).into_owned();
     text.push('\n');
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_escapes_from_data_are_made_visible() {
+        assert_eq!(terminal_safe("ws-01"), "ws-01");
+        assert_eq!(
+            terminal_safe("ws\x1b[2J\x1b]0;pwned\x07\r\u{9b}31m"),
+            "ws\\x1b[2J\\x1b]0;pwned\\x07\\x0d\\x9b31m"
+        );
+        assert_eq!(terminal_safe("a\u{202e}b"), "a\\u{202e}b");
+        assert_eq!(terminal_safe("line\nnext\tcol"), "line\nnext\tcol");
+    }
 }

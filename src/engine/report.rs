@@ -112,8 +112,11 @@ impl ErrorReport {
     pub fn new(e: &StepError, step: &Step, sources: &SourceMap) -> ErrorReport {
         ErrorReport {
             kind: e.kind,
-            message: e.message.clone(),
-            help: e.help.clone(),
+            message: crate::redact::redact(&e.message).into_owned(),
+            help: e
+                .help
+                .as_deref()
+                .map(|h| crate::redact::redact(h).into_owned()),
             status: e.status,
             location: e.span.and_then(|s| Location::of(s, sources)),
             step: Some(crate::engine::flow::log_name(step).to_string()),

@@ -41,6 +41,16 @@ fn is_formula_start(s: &str) -> bool {
     )
 }
 
+/// A header cell: column names come from KQL `project` aliases and API keys, so they are
+/// neutralised like values.
+fn header_cell(name: &str, neutralize: bool) -> std::borrow::Cow<'_, str> {
+    if neutralize && is_formula_start(name) {
+        std::borrow::Cow::Owned(format!("'{name}"))
+    } else {
+        std::borrow::Cow::Borrowed(name)
+    }
+}
+
 /// Append a cell's CSV text to `buf`: strings as is (datetimes exactly as the service
 /// printed them), `dynamic` as compact JSON, null and missing as an empty field.
 fn cell_text(cell: CellRef<'_>, neutralize: bool, buf: &mut Vec<u8>) -> Result<(), WriteError> {
@@ -84,7 +94,10 @@ pub fn write_csv<W: Write>(rows: &Rows, out: W, opts: &CsvOptions) -> Result<(),
         .buffer_capacity(1 << 16)
         .from_writer(out);
     if opts.header {
-        w.write_record(cols.iter().map(|(n, _)| n.as_bytes()))?;
+        w.write_record(
+            cols.iter()
+                .map(|(n, _)| header_cell(n, opts.neutralize_formulas).into_owned()),
+        )?;
     }
     let mut buf = Vec::with_capacity(256);
     for row in rows.iter() {
@@ -145,7 +158,10 @@ pub fn write_csv_values<W: Write>(
     };
     let mut w = csv::WriterBuilder::new().from_writer(out);
     if opts.header {
-        w.write_record(&cols)?;
+        w.write_record(
+            cols.iter()
+                .map(|n| header_cell(n, opts.neutralize_formulas).into_owned()),
+        )?;
     }
     let mut buf = Vec::new();
     for item in items {
@@ -292,6 +308,24 @@ mod tests {
             z,'\tTab,,,\n\
             w,plain,,,\n";
         assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn csv_headers_are_neutralised_too() {
+        let items = vec![serde_json::json!({"=cmd|' /C calc'!A0": 1, "+x": 2, "ok": "=1+1"})];
+        let mut out = Vec::new();
+        write_csv_values(&items, &mut out, &CsvOptions::default()).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let header = text.lines().next().unwrap();
+        assert!(!header.contains(",=") && !header.starts_with('='), "{text}");
+        assert!(header.contains("'+x"), "{text}");
+        assert!(text.contains("'=1+1"), "{text}");
+        let opts = CsvOptions {
+            columns: Some(vec!["@evil".into(), "-x".into()]),
+            ..CsvOptions::default()
+        };
+        let out = csv_of(&rows(), &opts);
+        assert!(out.starts_with("'@evil,'-x\n"), "{out}");
     }
 
     #[test]

@@ -59,19 +59,19 @@ fn defined(v: &Value, what: &str) -> Result<(), Error> {
 pub(crate) fn register(env: &mut Environment<'static>, now: DateTime<Utc>) {
     env.add_filter("raw", |v: Value| -> Result<Value, Error> {
         defined(&v, "raw")?;
-        Ok(Value::from_object(Verbatim(text_of(&v))))
+        Ok(Value::from_object(Verbatim(text_of(&v), true)))
     });
     env.add_filter("kql", |v: Value| -> Result<Value, Error> {
         defined(&v, "kql")?;
         kql::literal(&v)
-            .map(|text| Value::from_object(Verbatim(text)))
+            .map(|text| Value::from_object(Verbatim(text, false)))
             .map_err(|e| invalid(format!("`kql`: {e}")))
     });
     // Private: wraps query placeholders written inside parentheses (see `Rewrite`).
     env.add_filter("_kql_items", |v: Value| -> Result<Value, Error> {
         defined(&v, "query")?;
         kql::items_literal(&v)
-            .map(|text| Value::from_object(Verbatim(text)))
+            .map(|text| Value::from_object(Verbatim(text, false)))
             .map_err(|e| invalid(e.message))
     });
     env.add_filter("jsonpath", jsonpath);

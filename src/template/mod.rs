@@ -21,6 +21,8 @@ mod analysis;
 pub mod filters;
 pub mod kql;
 mod messages;
+pub mod odata;
+pub mod paths;
 pub mod types;
 pub mod value;
 
@@ -46,6 +48,16 @@ pub const SCOPE_ROOTS: &[&str] = &[
 /// iteration does not re-parse it); the formatter renders KQL literals for the query prefix.
 const TEXT_PREFIX: &str = "field:";
 const QUERY_PREFIX: &str = "query.kql:";
+const ODATA_PREFIX: &str = "odata:";
+const URL_PATH_PREFIX: &str = "urlpath:";
+const FILE_PATH_PREFIX: &str = "filepath:";
+const PREFIXES: &[&str] = &[
+    QUERY_PREFIX,
+    ODATA_PREFIX,
+    URL_PATH_PREFIX,
+    FILE_PATH_PREFIX,
+    TEXT_PREFIX,
+];
 
 /// Filters offered as "did you mean" suggestions (existence itself is asked of minijinja).
 const KNOWN_FILTERS: &[&str] = &[
@@ -145,6 +157,34 @@ pub enum FieldKind {
     /// A document (`output.template`, `template_file`): always a text template, so a lone
     /// `{{ expr }}` followed by a newline prints the value's text and keeps the newline.
     Document,
+    /// An OData `$filter`: interpolated values are rendered as OData literals.
+    OData,
+    /// A URL path: each interpolated value is percent-encoded as one path segment.
+    UrlPath,
+    /// A file path: interpolated values may not leave the folder they are written in.
+    FilePath,
+}
+
+impl FieldKind {
+    /// Whether every `{{ value }}` of the field is rendered by a kind-specific rule (so the
+    /// field is always a text template, and `raw` is the way out).
+    #[must_use]
+    pub fn is_guarded(self) -> bool {
+        matches!(
+            self,
+            FieldKind::Query | FieldKind::OData | FieldKind::UrlPath | FieldKind::FilePath
+        )
+    }
+
+    fn prefix(self) -> &'static str {
+        match self {
+            FieldKind::Query => QUERY_PREFIX,
+            FieldKind::OData => ODATA_PREFIX,
+            FieldKind::UrlPath => URL_PATH_PREFIX,
+            FieldKind::FilePath => FILE_PATH_PREFIX,
+            FieldKind::Text | FieldKind::Document | FieldKind::Expression => TEXT_PREFIX,
+        }
+    }
 }
 
 /// A template or expression that did not compile or did not render.
@@ -320,9 +360,9 @@ impl Engine {
         filters::register(&mut env, now);
         env.set_formatter(format_value);
         env.set_loader(|name| {
-            Ok(name
-                .strip_prefix(QUERY_PREFIX)
-                .or_else(|| name.strip_prefix(TEXT_PREFIX))
+            Ok(PREFIXES
+                .iter()
+                .find_map(|p| name.strip_prefix(p))
                 .map(str::to_string))
         });
         let globals = env.globals().map(|(name, _)| name.to_string()).collect();
@@ -412,11 +452,21 @@ impl Engine {
                 .collect();
             parsed.in_parens = scan.in_parens;
         }
+        if kind == FieldKind::OData {
+            parsed.misplaced = odata::scan(source, self.env.syntax())
+                .into_iter()
+                .map(|m| TemplateError::new(m.message, m.range))
+                .collect();
+        }
         let form = match kind {
-            // A query is always text: a lone `{{ x }}` is a query made of one KQL literal.
-            FieldKind::Query => Form::Template,
-            // A document is text: `{{ steps.h.count }}\n` prints the count and the newline.
-            FieldKind::Document => Form::Template,
+            // A query is always text: a lone `{{ x }}` is a query made of one KQL literal;
+            // likewise filters and paths, whose every value goes through their rule, and a
+            // document: `{{ steps.h.count }}\n` prints the count and the newline.
+            FieldKind::Query
+            | FieldKind::OData
+            | FieldKind::UrlPath
+            | FieldKind::FilePath
+            | FieldKind::Document => Form::Template,
             FieldKind::Text | FieldKind::Expression => {
                 match single_expression(source, self.env.syntax()) {
                     Some(inner) => Form::Expr(inner),
@@ -545,20 +595,24 @@ impl Engine {
                 Ok(value)
             }
             Form::Template => {
-                let prefix = if field.kind == FieldKind::Query {
-                    QUERY_PREFIX
-                } else {
-                    TEXT_PREFIX
-                };
+                let prefix = field.kind.prefix();
                 let text = field.rewrite.as_ref().map_or(&field.source, |r| &r.source);
                 let template = self
                     .env
                     .get_template(&format!("{prefix}{text}"))
                     .map_err(|e| runtime_error(field, scope, &e, 0))?;
-                template
+                let rendered = template
                     .render(scope)
-                    .map(Value::from)
-                    .map_err(|e| runtime_error(field, scope, &e, 0))
+                    .map_err(|e| runtime_error(field, scope, &e, 0))?;
+                if field.kind == FieldKind::FilePath {
+                    return paths::check_file_path(&rendered)
+                        .map(Value::from)
+                        .map_err(|message| TemplateError {
+                            message,
+                            range: None,
+                        });
+                }
+                Ok(Value::from(rendered))
             }
         }
     }
@@ -602,17 +656,51 @@ fn format_value(
     if value.is_undefined() {
         return Ok(());
     }
-    let text = if state.name().starts_with(QUERY_PREFIX) {
+    let invalid =
+        |message: String| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, message);
+    let name = state.name();
+    let text = if name.starts_with(QUERY_PREFIX) {
         match value::as_verbatim(value) {
             Some(text) => text.to_string(),
-            None => kql::literal(value).map_err(|e| {
-                minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.message)
-            })?,
+            None => kql::literal(value).map_err(|e| invalid(e.message))?,
         }
-    } else {
+    } else if name.starts_with(TEXT_PREFIX) {
         filters::text_of(value)
+    } else if let Some(text) = value::as_raw(value) {
+        // `raw`: the author's way out, verbatim (and `validate` warns).
+        text.to_string()
+    } else if name.starts_with(ODATA_PREFIX) {
+        odata::literal(value).map_err(invalid)?
+    } else {
+        let text = path_text(value).map_err(invalid)?;
+        if name.starts_with(URL_PATH_PREFIX) {
+            paths::segment(&text).map_err(invalid)?
+        } else {
+            paths::mark_file_value(&text).map_err(invalid)?
+        }
     };
     out.write_str(&text).map_err(minijinja::Error::from)
+}
+
+/// The text of a value rendered into a path: strings, numbers, booleans, durations and
+/// datetimes; not lists, maps or none.
+fn path_text(value: &Value) -> Result<String, String> {
+    let text_like = value.kind() == minijinja::value::ValueKind::String
+        || value::as_verbatim(value).is_some()
+        || value::as_duration(value).is_some()
+        || value::as_datetime(value).is_some()
+        || matches!(
+            value.kind(),
+            minijinja::value::ValueKind::Number | minijinja::value::ValueKind::Bool
+        );
+    if text_like {
+        Ok(filters::text_of(value))
+    } else {
+        Err(format!(
+            "expected text in a path, but the value is {}",
+            value::describe(value)
+        ))
+    }
 }
 
 impl Engine {

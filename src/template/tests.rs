@@ -1032,3 +1032,133 @@ fn an_unset_environment_variable_is_named_as_such() {
     );
     assert_eq!(err.range, Some(3..22));
 }
+
+// ---- OData filters, URL paths, file paths -------------------------------------------
+
+fn hostile_scope() -> Value {
+    minijinja::context! {
+        inputs => minijinja::context! {
+            status => "x' or 1 eq 1 or status eq 'y",
+            since => value::datetime(Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap()),
+            n => 3,
+            ids => vec!["a", "b'c"],
+            filter => "status eq 'active'",
+            dir => "../../etc",
+        },
+        item => minijinja::context! {
+            DeviceName => "../../../home/u/.bashrc",
+            Id => "../machines/other?x=1#f",
+            Dot => "..",
+            Abs => "/etc/passwd",
+            Nul => "a\0b",
+            Sub => "2026/11",
+            Plain => "ws-01",
+        },
+    }
+}
+
+fn render_in(source: &str, kind: FieldKind) -> Result<String, TemplateError> {
+    let e = frozen();
+    let field = e.compile(source, kind)?;
+    e.render_string(&field, &hostile_scope())
+}
+
+#[test]
+fn odata_filters_render_values_as_literals() {
+    assert_eq!(
+        render_in(
+            "status eq {{ inputs.status }} and t ge {{ inputs.since }} and n eq {{ inputs.n }}",
+            FieldKind::OData
+        )
+        .unwrap(),
+        "status eq 'x'' or 1 eq 1 or status eq ''y' and t ge 2026-11-25T10:00:00Z and n eq 3"
+    );
+    assert_eq!(
+        render_in("id in {{ inputs.ids }}", FieldKind::OData).unwrap(),
+        "id in ('a', 'b''c')"
+    );
+    // A lone placeholder is a literal too, not a filter expression.
+    assert_eq!(
+        render_in("{{ inputs.filter }}", FieldKind::OData).unwrap(),
+        "'status eq ''active'''"
+    );
+    // `raw` is the way out; `kql` is not.
+    assert_eq!(
+        render_in("{{ inputs.filter | raw }}", FieldKind::OData).unwrap(),
+        "status eq 'active'"
+    );
+    assert_eq!(
+        render_in("s eq {{ inputs.status | kql }}", FieldKind::OData).unwrap(),
+        "s eq '\"x'' or 1 eq 1 or status eq ''y\"'"
+    );
+}
+
+#[test]
+fn quoting_a_placeholder_in_an_odata_filter_is_a_compile_error() {
+    let src = "status eq '{{ inputs.status }}'";
+    let e = compile_err(src, FieldKind::OData);
+    assert!(
+        e.message.contains("inside an OData string literal"),
+        "{}",
+        e.message
+    );
+    assert_eq!(&src[e.range.unwrap()], "{{ inputs.status }}");
+    assert!(
+        engine()
+            .compile("a eq 'it''s' and b eq {{ inputs.n }}", FieldKind::OData)
+            .is_ok()
+    );
+}
+
+#[test]
+fn url_path_values_are_one_segment() {
+    assert_eq!(
+        render_in("/api/machines/{{ item.Id }}/isolate", FieldKind::UrlPath).unwrap(),
+        "/api/machines/..%2Fmachines%2Fother%3Fx%3D1%23f/isolate"
+    );
+    let e = render_in("/api/machines/{{ item.Dot }}/isolate", FieldKind::UrlPath).unwrap_err();
+    assert!(e.message.contains("another route"), "{}", e.message);
+    assert_eq!(
+        render_in(
+            "{{ '/api/machines' | raw }}/{{ item.Plain }}",
+            FieldKind::UrlPath
+        )
+        .unwrap(),
+        "/api/machines/ws-01"
+    );
+}
+
+#[test]
+fn file_path_values_stay_in_their_folder() {
+    assert_eq!(
+        render_in("reports/{{ item.Plain }}.md", FieldKind::FilePath).unwrap(),
+        "reports/ws-01.md"
+    );
+    assert_eq!(
+        render_in("../reports/{{ item.Sub }}/x.md", FieldKind::FilePath).unwrap(),
+        "../reports/2026/11/x.md"
+    );
+    for bad in [
+        "reports/{{ item.DeviceName }}.md",
+        "reports/{{ item.Dot }}/x.md",
+        "{{ item.Abs }}",
+        "reports/{{ item.Nul }}.md",
+        "{{ inputs.dir }}/x.md",
+    ] {
+        let e = render_in(bad, FieldKind::FilePath).unwrap_err();
+        assert!(
+            e.message.contains("leave its folder")
+                || e.message.contains("absolute")
+                || e.message.contains("NUL"),
+            "{bad}: {}",
+            e.message
+        );
+    }
+    // The author's way out, for a trusted input.
+    assert_eq!(
+        render_in("{{ inputs.dir | raw }}/x.md", FieldKind::FilePath).unwrap(),
+        "../../etc/x.md"
+    );
+    // Lists are not text.
+    assert!(render_in("r/{{ inputs.ids }}", FieldKind::FilePath).is_err());
+}

@@ -99,9 +99,10 @@ impl Object for DatetimeValue {
     }
 }
 
-/// Text produced by `raw` or `kql`: inserted into a query as is.
+/// Text produced by `raw` or `kql`: inserted into a query as is. The flag says whether it
+/// came from `raw`, the only filter that is verbatim in OData filters and paths too.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Verbatim(pub String);
+pub(crate) struct Verbatim(pub String, pub bool);
 
 impl Object for Verbatim {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
@@ -124,6 +125,13 @@ impl Object for Verbatim {
 /// The verbatim text of a `raw`/`kql` result.
 pub(crate) fn as_verbatim(v: &Value) -> Option<&str> {
     v.downcast_object_ref::<Verbatim>().map(|v| v.0.as_str())
+}
+
+/// The text of a `raw` result.
+pub(crate) fn as_raw(v: &Value) -> Option<&str> {
+    v.downcast_object_ref::<Verbatim>()
+        .filter(|v| v.1)
+        .map(|v| v.0.as_str())
 }
 
 /// A duration value (prints as `1d`, `90m`; a KQL timespan in queries).

@@ -191,7 +191,10 @@ fn grant_help(context: AuthContext, resource: Resource, permission: &str) -> Str
 fn read_secret(cx: &StepCx<'_, '_>, r: &SecretRef) -> Result<SecretString, StepError> {
     match r {
         SecretRef::Env(name) => match cx.ctx.options.env.get(name) {
-            Some(v) if !v.is_empty() => Ok(SecretString::from(v.clone())),
+            Some(v) if !v.is_empty() => {
+                crate::redact::register(v);
+                Ok(SecretString::from(v.clone()))
+            }
             _ => Err(StepError::new(
                 ErrorKind::Auth,
                 format!("the secret reference `{{env: {name}}}` is empty: `{name}` is not set"),
@@ -212,6 +215,7 @@ fn read_secret(cx: &StepCx<'_, '_>, r: &SecretRef) -> Result<SecretString, StepE
                             format!("the secret file `{}` is empty", full.display()),
                         ));
                     }
+                    crate::redact::register(&value);
                     Ok(SecretString::from(value))
                 }
                 Err(e) => Err(StepError::new(

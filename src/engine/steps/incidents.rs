@@ -272,8 +272,8 @@ async fn list(cx: &StepCx<'_, '_>, api: Api, l: &IncidentList) -> Result<Outcome
     Ok(out)
 }
 
-fn incident_path(api: Api, id: &str) -> String {
-    format!("{}/{}", collection(api), segment(id))
+fn incident_path(api: Api, id: &str) -> Result<String, StepError> {
+    Ok(format!("{}/{}", collection(api), segment(id)?))
 }
 
 async fn get(cx: &StepCx<'_, '_>, api: Api, id: &str) -> Result<serde_json::Value, StepError> {
@@ -283,7 +283,7 @@ async fn get(cx: &StepCx<'_, '_>, api: Api, id: &str) -> Result<serde_json::Valu
     let mut call = Call::new(
         audience(api),
         Method::Get,
-        Target::Path(incident_path(api, id)),
+        Target::Path(incident_path(api, id)?),
         cx.label,
     );
     if api != Api::Defender {
@@ -419,7 +419,7 @@ async fn update(cx: &StepCx<'_, '_>, api: Api, u: &IncidentUpdate) -> Result<Out
         }
         None => None,
     };
-    let path = incident_path(api, &id);
+    let path = incident_path(api, &id).map_err(|e| e.at(u.id.span))?;
     let aud = audience(api);
     if body.is_empty() && comment.is_none() {
         // Nothing to change: not an action at all.

@@ -93,6 +93,8 @@ pub(crate) async fn run(cx: &StepCx<'_, '_>, m: &MachineAction) -> Result<Outcom
             StepError::new(ErrorKind::Data, "the machine id is empty").at(m.machine_id.span)
         );
     }
+    // One path segment, whatever the id holds: `../`, `?` or `#` cannot reach another route.
+    let machine_segment = segment(&machine_id).map_err(|e| e.at(m.machine_id.span))?;
     let comment = ctx.render_text(cx.scope, &m.comment, "`machine_action.comment`")?;
 
     if let Some(existing) = satisfying(m.action, &recent_actions(cx, &machine_id).await?) {
@@ -128,8 +130,7 @@ pub(crate) async fn run(cx: &StepCx<'_, '_>, m: &MachineAction) -> Result<Outcom
         Resource::Endpoint,
         Method::Post,
         Target::Path(format!(
-            "/api/machines/{}/{}",
-            segment(&machine_id),
+            "/api/machines/{machine_segment}/{}",
             m.action.mde_path()
         )),
         cx.label,
@@ -220,7 +221,7 @@ async fn wait(
         let call = Call::new(
             Resource::Endpoint,
             Method::Get,
-            Target::Path(format!("/api/machineactions/{}", segment(&id))),
+            Target::Path(format!("/api/machineactions/{}", segment(&id)?)),
             cx.label,
         );
         let reply = cx.ctx.conn.call(call.clone(), &[]).await?;

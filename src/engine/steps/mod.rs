@@ -144,19 +144,15 @@ pub(crate) async fn send_write(
     ctx.conn.call(call, accept).await.map(Some)
 }
 
-/// Percent-encode one URL path segment (ids from data must not add segments or a query).
-pub(crate) fn segment(s: &str) -> String {
-    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.')
-        .remove(b'~');
-    percent_encoding::utf8_percent_encode(s, SET).to_string()
+/// Percent-encode one URL path segment (ids from data must not add segments or a query,
+/// nor be `.`/`..`, which a URL parser resolves to another route).
+pub(crate) fn segment(s: &str) -> Result<String, StepError> {
+    crate::template::paths::segment(s).map_err(|m| StepError::new(ErrorKind::Data, m))
 }
 
 /// An OData string literal: single-quoted, quotes doubled.
 pub(crate) fn odata_string(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+    crate::template::odata::string_literal(s)
 }
 
 /// The `value` array of an OData collection page, and its `@odata.nextLink`.
@@ -179,9 +175,11 @@ mod tests {
 
     #[test]
     fn path_segments_cannot_escape() {
-        assert_eq!(segment("abc-123"), "abc-123");
-        assert_eq!(segment("../machines?x=1"), "..%2Fmachines%3Fx%3D1");
-        assert_eq!(segment("a b/c"), "a%20b%2Fc");
+        assert_eq!(segment("abc-123").unwrap(), "abc-123");
+        assert_eq!(segment("../machines?x=1").unwrap(), "..%2Fmachines%3Fx%3D1");
+        assert_eq!(segment("a b/c").unwrap(), "a%20b%2Fc");
+        assert!(segment("..").is_err());
+        assert!(segment(".").is_err());
     }
 
     #[test]

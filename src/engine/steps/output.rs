@@ -13,6 +13,7 @@ use crate::engine::flow::{Outcome, StepCx};
 use crate::engine::report::Written;
 use crate::fsutil::AtomicOptions;
 use crate::playbook::{Output, OutputContent, OutputFormat};
+use crate::redact::Redacting;
 use crate::rows::{CsvOptions, DataFormat, write_data};
 use crate::template::Value;
 
@@ -111,7 +112,8 @@ pub(crate) fn run(cx: &StepCx<'_, '_>, o: &Output) -> Result<Outcome, StepError>
                 inner: &mut **lock,
                 bytes: 0,
             };
-            match write(&mut out) {
+            // Secrets are masked in everything an output writes.
+            match write(&mut Redacting::new(&mut out)) {
                 Ok(()) => {}
                 // A closed pipe (`| head`) is the reader's choice, not a failure of the run.
                 Err(e) if e.message.contains("Broken pipe") => {}
@@ -133,7 +135,7 @@ pub(crate) fn run(cx: &StepCx<'_, '_>, o: &Output) -> Result<Outcome, StepError>
                     inner: std::io::sink(),
                     bytes: 0,
                 };
-                write(&mut sink)?;
+                write(&mut Redacting::new(&mut sink))?;
                 tracing::info!(
                     event = "dry_run_output",
                     step = %crate::engine::flow::log_name(cx.step),
@@ -152,7 +154,7 @@ pub(crate) fn run(cx: &StepCx<'_, '_>, o: &Output) -> Result<Outcome, StepError>
                     .map_err(|e| fail(e.to_string()))?;
                 // Dropping the file on an error removes the temporary file: the target keeps
                 // its old content.
-                write(&mut file).map_err(|e| fail(e.message))?;
+                write(&mut Redacting::new(&mut file)).map_err(|e| fail(e.message))?;
                 file.commit().map_err(|e| fail(e.to_string()))?
             };
             Written {

@@ -584,7 +584,7 @@ fn incident_list(c: &mut Checker<'_>, node: &Node, api: Api) -> Option<IncidentL
     let filter = opt(
         &mut ok,
         node.get("filter")
-            .map(|e| c.field(&e.value, FieldKind::Text, "`filter`")),
+            .map(|e| c.field(&e.value, FieldKind::OData, "`filter`")),
     );
     let top = opt(
         &mut ok,
@@ -907,7 +907,7 @@ fn request(c: &mut Checker<'_>, node: &Node, at: Span, what: &str) -> Option<Req
     .unwrap_or(Api::Graph);
     let path = match node.get("path") {
         Some(e) => c
-            .field(&e.value, FieldKind::Text, "`path`")
+            .field(&e.value, FieldKind::UrlPath, "`path`")
             .and_then(|f| request_path(c, &e.value, f, api)),
         None => {
             c.missing(node, keys::REQUEST, at, "path", what);
@@ -1072,7 +1072,13 @@ fn string_map(
                 continue;
             }
         }
-        match c.field(&e.value, FieldKind::Text, &format!("`{}`", e.key)) {
+        // `$filter` is OData: its values are rendered as OData literals.
+        let kind = if !headers && e.key == "$filter" {
+            FieldKind::OData
+        } else {
+            FieldKind::Text
+        };
+        match c.field(&e.value, kind, &format!("`{}`", e.key)) {
             Some(f) => out.push((e.key.clone(), f)),
             None => ok = false,
         }
@@ -1252,7 +1258,7 @@ fn output(c: &mut Checker<'_>, node: &Node, at: Span, what: &str) -> Option<Outp
     let path = opt(
         &mut ok,
         node.get("path")
-            .map(|e| c.field(&e.value, FieldKind::Text, "`path`")),
+            .map(|e| c.field(&e.value, FieldKind::FilePath, "`path`")),
     );
     let sources: Vec<&Entry> = ["data", "template", "template_file"]
         .iter()

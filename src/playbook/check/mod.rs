@@ -284,7 +284,11 @@ impl<'a> Checker<'a> {
             let expected = match kind {
                 FieldKind::Expression => "an expression",
                 FieldKind::Query => "a query",
-                FieldKind::Text | FieldKind::Document => "a string",
+                FieldKind::OData => "an OData filter",
+                FieldKind::Text
+                | FieldKind::Document
+                | FieldKind::UrlPath
+                | FieldKind::FilePath => "a string",
             };
             self.wrong_type(node, &format!("{expected} for {what}"));
             return None;
@@ -374,7 +378,7 @@ impl<'a> Checker<'a> {
                         at,
                         format!("{what} reads the secret-looking variable `env.{name}`"),
                     )
-                    .label("its value would be rendered in clear")
+                    .label("its value is sent to APIs as is, and shows as `***` wherever huntbook writes")
                     .help(format!(
                         "pass secrets as a secret reference (`{{ env: {name} }}`) in `authenticate`, which never renders them"
                     )),
@@ -393,17 +397,40 @@ impl<'a> Checker<'a> {
                 );
             }
         }
-        if kind == FieldKind::Query {
+        let rule = match kind {
+            FieldKind::Query => Some((
+                "into the query",
+                "not rendered as a KQL literal",
+                "drop `| raw` unless the value is trusted KQL; without it, values are quoted and escaped",
+            )),
+            FieldKind::OData => Some((
+                "into the filter",
+                "not rendered as an OData literal",
+                "drop `| raw` unless the value is a trusted OData expression; without it, values are quoted and escaped",
+            )),
+            FieldKind::UrlPath => Some((
+                "into the URL path",
+                "not encoded as one path segment",
+                "drop `| raw` unless the value is a trusted path; without it, each value is encoded as one segment",
+            )),
+            FieldKind::FilePath => Some((
+                "into the file path",
+                "not kept inside its folder",
+                "drop `| raw` unless the value is a trusted path; without it, values cannot leave the folder they are written in",
+            )),
+            FieldKind::Text | FieldKind::Document | FieldKind::Expression => None,
+        };
+        if let Some((into, label, help)) = rule {
             for range in tf.field.raw_uses() {
                 let at = tf.locate(self.sources, range);
                 self.push(
                     Diagnostic::new(
                         Code::RawInQuery,
                         at,
-                        format!("`raw` in {what} inserts text into the query unescaped"),
+                        format!("`raw` in {what} inserts text {into} unescaped"),
                     )
-                    .label("not rendered as a KQL literal")
-                    .help("drop `| raw` unless the value is trusted KQL; without it, values are quoted and escaped"),
+                    .label(label)
+                    .help(help),
                 );
             }
         }

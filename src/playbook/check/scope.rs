@@ -328,8 +328,7 @@ fn check_step_ref(scope: &Scope, id: &str, output: Option<&str>) -> Option<Probl
 /// Whether an environment variable name looks like it holds a secret.
 #[must_use]
 pub fn secret_looking(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    upper.contains("SECRET") || upper.contains("PASSWORD")
+    crate::redact::secret_name(name)
 }
 
 #[cfg(test)]
