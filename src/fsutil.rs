@@ -17,8 +17,10 @@
 //!   Appends to one file are serialised between huntbook processes by a lock on the folder, so
 //!   two playbooks appending to the same file from cron never lose each other's lines.
 //! - A process killed with SIGKILL cannot clean up, so its temporary file stays behind (hidden,
-//!   and never mistaken for the target). [`cleanup_stale_temps`] removes such leftovers; the
-//!   run engine calls it at start on the state folder.
+//!   and never mistaken for the target). The next write of the same target removes its
+//!   leftovers older than [`STALE_TEMP_AGE`]; the state store removes those of the state file
+//!   at once, under its run lock ([`remove_temps_of`]); [`cleanup_stale_temps`] does the same
+//!   for a whole folder.
 //!
 //! These are blocking calls (plain `std::fs`); async callers run them on a blocking thread.
 
@@ -261,6 +263,11 @@ impl AtomicFile {
             Err(e) => return Err(FsError::new("read", &target, e)),
         };
 
+        // A run killed with SIGKILL leaves its temporary file behind; the next write of the
+        // same target removes it once it is old enough not to belong to a writer still at
+        // work. Best effort: a leftover that cannot be removed does not stop this write.
+        let _ = remove_temps_of_older(&target, STALE_TEMP_AGE);
+
         let mut builder = tempfile::Builder::new();
         let prefix = temp_prefix(&target);
         builder.prefix(&prefix).suffix("").rand_bytes(6);
@@ -435,12 +442,7 @@ pub fn cleanup_stale_temps(dir: &Path, older_than: Duration) -> Result<Vec<PathB
         if !meta.is_file() {
             continue;
         }
-        let age = meta
-            .modified()
-            .ok()
-            .and_then(|m| now.duration_since(m).ok())
-            .unwrap_or(Duration::ZERO);
-        if age < older_than {
+        if age_of(&meta, now) < older_than {
             continue;
         }
         let path = entry.path();
@@ -462,11 +464,18 @@ pub fn cleanup_stale_temps(dir: &Path, older_than: Duration) -> Result<Vec<PathB
 /// # Errors
 /// When the folder cannot be listed or a leftover cannot be removed.
 pub fn remove_temps_of(target: &Path) -> Result<Vec<PathBuf>, FsError> {
+    remove_temps_of_older(target, Duration::ZERO)
+}
+
+/// Remove the leftover temporary files of one target last modified at least `older_than` ago
+/// (younger ones may belong to a run still writing it).
+fn remove_temps_of_older(target: &Path, older_than: Duration) -> Result<Vec<PathBuf>, FsError> {
     let dir = parent_dir(target);
     let prefix = temp_prefix(target);
     let Some(prefix) = prefix.to_str() else {
         return Ok(Vec::new());
     };
+    let now = SystemTime::now();
     let entries = match fs::read_dir(&dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -479,7 +488,14 @@ pub fn remove_temps_of(target: &Path) -> Result<Vec<PathBuf>, FsError> {
             .file_name()
             .to_str()
             .is_some_and(|n| n.starts_with(prefix) && n.len() > prefix.len());
-        if !is_ours || !entry.path().symlink_metadata().is_ok_and(|m| m.is_file()) {
+        if !is_ours {
+            continue;
+        }
+        // symlink_metadata: never follow a link planted under our name.
+        let Ok(meta) = entry.path().symlink_metadata() else {
+            continue;
+        };
+        if !meta.is_file() || age_of(&meta, now) < older_than {
             continue;
         }
         let path = entry.path();
@@ -491,6 +507,14 @@ pub fn remove_temps_of(target: &Path) -> Result<Vec<PathBuf>, FsError> {
     }
     removed.sort();
     Ok(removed)
+}
+
+/// How long ago a file was last modified (zero when unknown or in the future).
+fn age_of(meta: &fs::Metadata, now: SystemTime) -> Duration {
+    meta.modified()
+        .ok()
+        .and_then(|m| now.duration_since(m).ok())
+        .unwrap_or(Duration::ZERO)
 }
 
 /// The folder of a file path (`.` for a bare file name).
@@ -735,6 +759,37 @@ mod tests {
             cleanup_stale_temps(&dir.path().join("missing"), Duration::ZERO)
                 .unwrap()
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn writing_a_target_removes_its_old_leftovers_and_keeps_young_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.md");
+        let old = dir.path().join(".out.md.huntbook-tmp-aaaaaa");
+        let young = dir.path().join(".out.md.huntbook-tmp-bbbbbb");
+        let others = dir.path().join(".other.md.huntbook-tmp-cccccc");
+        for p in [&old, &young, &others] {
+            fs::write(p, "half").unwrap();
+        }
+        let long_ago = SystemTime::now() - STALE_TEMP_AGE - Duration::from_secs(60);
+        for p in [&old, &others] {
+            File::options()
+                .write(true)
+                .open(p)
+                .unwrap()
+                .set_modified(long_ago)
+                .unwrap();
+        }
+        let mut f = AtomicFile::create(&target).unwrap();
+        f.write_all(b"whole").unwrap();
+        f.commit().unwrap();
+        assert_eq!(fs::read_to_string(&target).unwrap(), "whole");
+        assert!(!old.exists(), "a killed run's leftover is removed");
+        assert!(young.exists(), "a writer still at work keeps its file");
+        assert!(
+            others.exists(),
+            "another target's leftovers are its own business"
         );
     }
 
