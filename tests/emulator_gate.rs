@@ -714,6 +714,14 @@ fn with_json_logs_every_stderr_line_of_the_command_is_json() {
             .is_some_and(|m| m.starts_with("GET /_emulator/info -> 200"))),
         "the request log is JSON too: {stderr}"
     );
+    let request = events
+        .iter()
+        .find(|e| e["event"] == "request")
+        .unwrap_or_else(|| panic!("a request event: {stderr}"));
+    assert_eq!(request["method"], "GET");
+    assert_eq!(request["path"], "/_emulator/info");
+    assert_eq!(request["status"], 200);
+    assert!(request["elapsed_ms"].is_u64(), "{request}");
 }
 
 #[test]

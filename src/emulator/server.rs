@@ -238,11 +238,17 @@ async fn log_request(
     let path = req.uri().path().to_string();
     let started = std::time::Instant::now();
     let resp = next.run(req).await;
+    let status = resp.status().as_u16();
+    let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    // As the engine's events: an `event` name and the fields a log query filters on.
     tracing::info!(
         target: "huntbook::emulator",
-        "{method} {path} -> {} ({} ms)",
-        resp.status().as_u16(),
-        started.elapsed().as_millis()
+        event = "request",
+        method = %method,
+        path = %path,
+        status,
+        elapsed_ms,
+        "{method} {path} -> {status} ({elapsed_ms} ms)"
     );
     resp
 }
