@@ -1,9 +1,6 @@
 //! Response actions against the emulator: the isolation example end to end (idempotent on a
 //! second run, `wait` to the end), refusal without `--allow-actions`, `--dry-run`,
 //! `max_targets`, and an incident update.
-
-use std::time::Duration;
-
 use crate::common::{Case, Emu};
 
 fn example(name: &str) -> String {
@@ -13,24 +10,9 @@ fn example(name: &str) -> String {
     std::fs::read_to_string(path).expect("example playbook")
 }
 
-async fn emulator() -> Emu {
-    Emu::start(|c| c.action_step = Duration::from_millis(300)).await
-}
-
-fn posts(emu: &Emu) -> Vec<String> {
-    emu.handle
-        .state
-        .tenant
-        .journal()
-        .into_iter()
-        .filter(|e| e.method != "GET")
-        .map(|e| format!("{} {}", e.method, e.path))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_isolation_example_isolates_once_and_waits_for_the_end() {
-    let emu = emulator().await;
+    let emu = Emu::with_quick_actions().await;
     let bad = emu.handle.state.world.findings.known_bad_file.clone();
     let device = emu.handle.state.world.devices[bad.device].clone();
     let case = Case::new()
@@ -48,7 +30,7 @@ async fn the_isolation_example_isolates_once_and_waits_for_the_end() {
     let first = case.run_async().await;
     assert_eq!(first.code, 0, "{}", first.stderr);
     assert_eq!(
-        posts(&emu),
+        emu.writes(),
         vec![format!("POST /api/machines/{}/isolate", device.id)]
     );
     let report = first.report("r.json");
@@ -74,10 +56,10 @@ async fn the_isolation_example_isolates_once_and_waits_for_the_end() {
     let second = case.run_async().await;
     assert_eq!(second.code, 0, "{}", second.stderr);
     assert_eq!(
-        posts(&emu).len(),
+        emu.writes().len(),
         1,
         "no second isolation: {:?}",
-        posts(&emu)
+        emu.writes()
     );
     let report = second.report("r.json");
     assert_eq!(report["tally"]["changed"], 0, "{report:#}");
@@ -85,7 +67,7 @@ async fn the_isolation_example_isolates_once_and_waits_for_the_end() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_isolation_example_is_refused_without_allow_actions_and_sends_nothing() {
-    let emu = emulator().await;
+    let emu = Emu::with_quick_actions().await;
     let bad = emu.handle.state.world.findings.known_bad_file.clone();
     let r = Case::new()
         .file("isolate-devices.yaml", &example("isolate-devices.yaml"))
@@ -118,7 +100,7 @@ async fn the_isolation_example_is_refused_without_allow_actions_and_sends_nothin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dry_run_reads_everything_and_writes_nothing() {
-    let emu = emulator().await;
+    let emu = Emu::with_quick_actions().await;
     let bad = emu.handle.state.world.findings.known_bad_file.clone();
     let r = Case::new()
         .file("isolate-devices.yaml", &example("isolate-devices.yaml"))
@@ -135,7 +117,7 @@ async fn a_dry_run_reads_everything_and_writes_nothing() {
         .run_async()
         .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(posts(&emu).is_empty(), "{:?}", posts(&emu));
+    assert!(emu.writes().is_empty(), "{:?}", emu.writes());
     assert!(
         r.stderr.contains("would send POST http://127.0.0.1:"),
         "{}",
@@ -153,7 +135,7 @@ async fn a_dry_run_reads_everything_and_writes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_targets_stops_before_the_action_over_the_limit() {
-    let emu = emulator().await;
+    let emu = Emu::with_quick_actions().await;
     let ids: Vec<String> = emu.handle.state.world.devices[..3]
         .iter()
         .map(|d| format!("\"{}\"", d.id))
@@ -176,12 +158,12 @@ async fn max_targets_stops_before_the_action_over_the_limit() {
         "{}",
         r.stderr
     );
-    assert_eq!(posts(&emu).len(), 2, "{:?}", posts(&emu));
+    assert_eq!(emu.writes().len(), 2, "{:?}", emu.writes());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_incident_update_sends_only_the_fields_given_and_one_comment() {
-    let emu = emulator().await;
+    let emu = Emu::with_quick_actions().await;
     let r = Case::new()
         .file(
             "p.yaml",

@@ -92,8 +92,9 @@ impl Case {
         self.dir.path()
     }
 
-    /// Run `huntbook` with the arguments, in the folder.
-    pub fn run(&self) -> Ran {
+    /// The `huntbook` command with the arguments, in the folder, with the controlled
+    /// environment.
+    fn command(&self) -> std::process::Command {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_huntbook"));
         cmd.current_dir(self.dir.path()).args(&self.args);
         for k in SCRUBBED {
@@ -102,8 +103,11 @@ impl Case {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        cmd.stdin(std::process::Stdio::null());
-        let out = cmd.output().expect("run huntbook");
+        cmd
+    }
+
+    /// What a finished run left.
+    fn ran(&self, out: &std::process::Output) -> Ran {
         Ran {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -111,6 +115,14 @@ impl Case {
             dir: self.dir.path().to_path_buf(),
             _keep: self.dir.clone(),
         }
+    }
+
+    /// Run `huntbook` with the arguments, in the folder.
+    pub fn run(&self) -> Ran {
+        let mut cmd = self.command();
+        cmd.stdin(std::process::Stdio::null());
+        let out = cmd.output().expect("run huntbook");
+        self.ran(&out)
     }
 }
 
@@ -174,6 +186,24 @@ impl Emu {
         env
     }
 
+    /// One with machine actions moving on every 0.3 s (instead of 2 s), for tests that wait
+    /// for them.
+    pub async fn with_quick_actions() -> Emu {
+        Emu::start(|c| c.action_step = std::time::Duration::from_millis(300)).await
+    }
+
+    /// The writes the emulator received, as `METHOD path`, in order.
+    pub fn writes(&self) -> Vec<String> {
+        self.handle
+            .state
+            .tenant
+            .journal()
+            .into_iter()
+            .filter(|e| e.method != "GET")
+            .map(|e| format!("{} {}", e.method, e.path))
+            .collect()
+    }
+
     /// The demo secret (to check it never leaks).
     pub fn secret(&self, app: &str) -> String {
         self.info
@@ -206,14 +236,7 @@ impl Case {
 impl Case {
     /// Start the run, send `signal` (`TERM`, `INT`) to it once per delay, and wait for it.
     pub async fn run_signalled(&self, signal: &str, delays: &[std::time::Duration]) -> Ran {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_huntbook"));
-        cmd.current_dir(self.dir.path()).args(&self.args);
-        for k in SCRUBBED {
-            cmd.env_remove(k);
-        }
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
+        let mut cmd = self.command();
         cmd.stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
@@ -229,13 +252,7 @@ impl Case {
             .await
             .expect("the run's thread")
             .expect("wait for huntbook");
-        Ran {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            dir: self.dir.path().to_path_buf(),
-            _keep: self.dir.clone(),
-        }
+        self.ran(&out)
     }
 }
 
@@ -243,14 +260,7 @@ impl Case {
     /// Start the run without waiting for it, stdout and stderr piped, for tests that act on a
     /// run while it is going (kill it, start a second one beside it).
     pub fn spawn(&self) -> std::process::Child {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_huntbook"));
-        cmd.current_dir(self.dir.path()).args(&self.args);
-        for k in SCRUBBED {
-            cmd.env_remove(k);
-        }
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
+        let mut cmd = self.command();
         cmd.stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());

@@ -19,22 +19,6 @@ const SIGN_IN: &str = "  - authenticate:\n      client_secret: { env: AZURE_CLIE
 /// Generous: these runs share two cores with other builds.
 const PATIENCE: Duration = Duration::from_secs(90);
 
-async fn emulator() -> Emu {
-    Emu::start(|c| c.action_step = Duration::from_millis(300)).await
-}
-
-/// The writes the emulator received, as `METHOD path`.
-fn writes(emu: &Emu) -> Vec<String> {
-    emu.handle
-        .state
-        .tenant
-        .journal()
-        .into_iter()
-        .filter(|e| e.method != "GET")
-        .map(|e| format!("{} {}", e.method, e.path))
-        .collect()
-}
-
 /// An onboarded Windows machine that reports (actions on it end as planned, not `TimeOut`).
 fn healthy_machines(emu: &Emu) -> Vec<String> {
     emu.handle
@@ -101,7 +85,7 @@ const MARK_ALERT: &str = "huntbook: 1\nname: mark-alert\nsteps:\n  - authenticat
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_patch_request_is_refused_then_rehearsed_then_sent() {
-    let emu = emulator().await;
+    let emu = Emu::with_quick_actions().await;
     let case = Case::new()
         .file("p.yaml", MARK_ALERT)
         .against(&emu, "huntbook-demo");
@@ -126,7 +110,7 @@ async fn a_patch_request_is_refused_then_rehearsed_then_sent() {
         .run_async()
         .await;
     assert_eq!(dry.code, 0, "{}", dry.stderr);
-    assert!(writes(&emu).is_empty(), "{:?}", writes(&emu));
+    assert!(emu.writes().is_empty(), "{:?}", emu.writes());
     let line = dry
         .stderr
         .lines()
@@ -176,7 +160,7 @@ async fn a_patch_request_is_refused_then_rehearsed_then_sent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dry_run_trips_max_targets_as_the_real_run_would() {
-    let emu = emulator().await;
+    let emu = Emu::with_quick_actions().await;
     let machines = healthy_machines(&emu);
     let list = machines[..3]
         .iter()
@@ -206,7 +190,7 @@ async fn a_dry_run_trips_max_targets_as_the_real_run_would() {
         "the two within the limit are shown: {}",
         r.stderr
     );
-    assert!(writes(&emu).is_empty(), "{:?}", writes(&emu));
+    assert!(emu.writes().is_empty(), "{:?}", emu.writes());
     assert_eq!(r.report("r.json")["steps"][1]["status"], "failed");
 }
 
@@ -221,7 +205,7 @@ fn contain(action: &str, machine: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_machine_action_that_ends_failed_fails_the_step_and_the_next_run_tries_again() {
-    let emu = emulator().await;
+    let emu = Emu::with_quick_actions().await;
     let machine = healthy_machines(&emu)[0].clone();
     emu.handle.state.tenant.plan_action_outcome(
         &machine,
@@ -278,7 +262,7 @@ async fn a_machine_action_that_ends_failed_fails_the_step_and_the_next_run_tries
     // It was sent, and polled to its end (the emulator moved it through Pending and
     // InProgress: the GETs in between are not journaled).
     assert_eq!(
-        writes(&emu),
+        emu.writes(),
         vec![format!("POST /api/machines/{machine}/isolate")]
     );
 
@@ -291,7 +275,7 @@ async fn a_machine_action_that_ends_failed_fails_the_step_and_the_next_run_tries
     let again = case.run_async().await;
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(again.stdout, "true Succeeded\n");
-    assert_eq!(writes(&emu).len(), 2, "{:?}", writes(&emu));
+    assert_eq!(emu.writes().len(), 2, "{:?}", emu.writes());
     assert!(
         emu.handle
             .state
@@ -304,7 +288,7 @@ async fn a_machine_action_that_ends_failed_fails_the_step_and_the_next_run_tries
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scan_that_times_out_fails_naming_timeout() {
-    let emu = emulator().await;
+    let emu = Emu::with_quick_actions().await;
     let machine = healthy_machines(&emu)[1].clone();
     emu.handle.state.tenant.plan_action_outcome(
         &machine,
@@ -322,7 +306,7 @@ async fn a_scan_that_times_out_fails_naming_timeout() {
     let report = r.report("r.json");
     assert_eq!(step(&report, "act")["status"], "failed", "{report:#}");
     assert_eq!(
-        writes(&emu),
+        emu.writes(),
         vec![format!("POST /api/machines/{machine}/runAntiVirusScan")]
     );
 }
@@ -369,7 +353,7 @@ async fn an_action_cancelled_while_waited_for_fails_naming_cancelled() {
     let report = r.report("r.json");
     assert_eq!(step(&report, "act")["status"], "failed", "{report:#}");
     assert_eq!(
-        writes(&emu),
+        emu.writes(),
         vec![
             format!("POST /api/machines/{machine}/isolate"),
             format!("POST /api/machineactions/{action}/cancel"),
@@ -379,7 +363,7 @@ async fn an_action_cancelled_while_waited_for_fails_naming_cancelled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn isolating_an_isolated_machine_sends_nothing_and_reports_unchanged() {
-    let emu = emulator().await;
+    let emu = Emu::with_quick_actions().await;
     let machine = healthy_machines(&emu)[2].clone();
     let case = Case::new()
         .file("p.yaml", &contain("isolate", &machine))
@@ -402,7 +386,7 @@ async fn isolating_an_isolated_machine_sends_nothing_and_reports_unchanged() {
     assert_eq!(report["tally"]["changed"], 0);
 
     assert_eq!(
-        writes(&emu),
+        emu.writes(),
         vec![format!("POST /api/machines/{machine}/isolate")],
         "exactly one isolation reached the emulator"
     );
@@ -412,7 +396,7 @@ async fn isolating_an_isolated_machine_sends_nothing_and_reports_unchanged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_machine_action_kind_reaches_the_emulator() {
-    let emu = emulator().await;
+    let emu = Emu::with_quick_actions().await;
     let machine = healthy_machines(&emu)[3].clone();
     let kinds = [
         "isolate",
@@ -446,7 +430,7 @@ async fn every_machine_action_kind_reaches_the_emulator() {
     .iter()
     .map(|p| format!("POST /api/machines/{machine}/{p}"))
     .collect();
-    assert_eq!(writes(&emu), paths);
+    assert_eq!(emu.writes(), paths);
     let report = r.report("r.json");
     assert_eq!(report["tally"]["changed"], 6, "{report:#}");
     let state = emu.handle.state.tenant.machine_state(&machine).unwrap();
@@ -519,7 +503,7 @@ fn close(a: DateTime<Utc>, b: DateTime<Utc>) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scheduled_runs_continue_from_the_last_success_and_never_repeat_a_row() {
-    let emu = emulator().await;
+    let emu = Emu::with_quick_actions().await;
     let case = Case::new()
         .file("sched.yaml", SCHEDULED)
         .against(&emu, "huntbook-demo")
@@ -597,7 +581,7 @@ async fn scheduled_runs_continue_from_the_last_success_and_never_repeat_a_row() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dry_run_of_a_scheduled_playbook_dedupes_like_a_real_run_but_writes_nothing() {
-    let emu = emulator().await;
+    let emu = Emu::with_quick_actions().await;
     let case = Case::new()
         .file("sched.yaml", SCHEDULED)
         .against(&emu, "huntbook-demo")
@@ -642,7 +626,7 @@ async fn a_dry_run_of_a_scheduled_playbook_dedupes_like_a_real_run_but_writes_no
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_corrupt_state_file_stops_the_run_names_the_file_and_is_kept() {
-    let emu = emulator().await;
+    let emu = Emu::with_quick_actions().await;
     // The hand edit from docs/scheduling.md: `last_success` as plain text.
     let corrupt = "{\n  \"version\": 1,\n  \"playbook\": \"sched\",\n  \"last_success\": \"2026-11-25T10:00:00Z\"\n}\n";
     let r = Case::new()
@@ -796,7 +780,7 @@ fn slow_case(emu: &Emu) -> Case {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_run_while_one_is_in_flight_exits_1_and_still_writes_its_report() {
-    let emu = emulator().await;
+    let emu = Emu::with_quick_actions().await;
     let case = slow_case(&emu);
     // A first, quick run gives the playbook a state to protect.
     let seeded = case.run_async().await;
@@ -872,7 +856,7 @@ async fn a_second_run_while_one_is_in_flight_exits_1_and_still_writes_its_report
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_run_publishes_nothing_keeps_the_state_and_leaves_no_lock() {
-    let emu = emulator().await;
+    let emu = Emu::with_quick_actions().await;
     let case = slow_case(&emu);
     let seeded = case.run_async().await;
     assert_eq!(seeded.code, 0, "{}", seeded.stderr);
@@ -955,7 +939,7 @@ async fn sigterm_while_waiting_for_an_action_exits_143_and_keeps_the_state() {
     .await
     .unwrap();
     let deadline = std::time::Instant::now() + PATIENCE;
-    while writes(&emu).is_empty() {
+    while emu.writes().is_empty() {
         assert!(
             std::time::Instant::now() < deadline,
             "the isolation never arrived"
@@ -984,7 +968,7 @@ async fn sigterm_while_waiting_for_an_action_exits_143_and_keeps_the_state() {
     );
     // The isolation sent before the signal stays sent; nothing else was.
     assert_eq!(
-        writes(&emu),
+        emu.writes(),
         vec![format!("POST /api/machines/{machine}/isolate")]
     );
 }

@@ -5,17 +5,6 @@
 
 use crate::common::{Case, Emu};
 
-fn writes(emu: &Emu) -> Vec<String> {
-    emu.handle
-        .state
-        .tenant
-        .journal()
-        .into_iter()
-        .filter(|e| e.method != "GET")
-        .map(|e| format!("{} {}", e.method, e.path))
-        .collect()
-}
-
 const LOGIN: &str = "  - authenticate:\n      client_secret: { env: AZURE_CLIENT_SECRET }\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,7 +83,7 @@ async fn url_path_values_cannot_redirect_a_write() {
         for s in report["steps"].as_array().unwrap().iter().skip(1) {
             assert_eq!(s["status"], "failed", "{value}: {s:#}");
         }
-        for w in writes(&emu) {
+        for w in emu.writes() {
             assert!(
                 !w.contains(&format!("/api/machines/{real}/")),
                 "{value} reached the real machine: {w}"
@@ -122,12 +111,12 @@ async fn url_path_values_cannot_redirect_a_write() {
         assert!(message.contains("cannot be a URL path segment"), "{s:#}");
     }
     assert!(
-        writes(&emu)
+        emu.writes()
             .iter()
             .all(|w| !w.contains("/api/runAntiVirusScan")
                 && !w.starts_with("POST /api/machines/runAntiVirusScan")),
         "{:?}",
-        writes(&emu)
+        emu.writes()
     );
 }
 
