@@ -293,25 +293,12 @@ impl Engine {
         for s in &seq.reports {
             api.merge(&s.api);
         }
-        let finished_at = Utc::now();
         let mut report = RunReport {
-            huntbook: env!("CARGO_PKG_VERSION"),
-            playbook: playbook.name.clone(),
-            file: playbook.path.display().to_string(),
-            run_id: options.run_id.clone(),
-            started_at: options.started_at,
-            finished_at,
             duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
-            outcome: "",
-            exit_code: 0,
-            dry_run: options.dry_run,
-            inputs: inputs.to_json(),
-            tally: report::Tally::default(),
             api,
             error: seq.stop,
             interrupted: self.cancel.signal().map(Interruption::from),
-            state: None,
-            steps: seq.reports,
+            ..unfinished_report(playbook, inputs, options, seq.reports)
         };
         report.finish();
         let store = ctx
@@ -365,6 +352,23 @@ pub fn report_not_started(
         })
         .collect();
     let mut report = RunReport {
+        error: Some(error),
+        state,
+        ..unfinished_report(playbook, inputs, options, steps)
+    };
+    report.finish();
+    report
+}
+
+/// A run's report with its identity and steps, finished now, before `finish` derives the
+/// tally, outcome and exit code; the rest (calls, error, state) left empty for the caller.
+fn unfinished_report(
+    playbook: &Playbook,
+    inputs: &Inputs,
+    options: &RunOptions,
+    steps: Vec<report::StepReport>,
+) -> RunReport {
+    RunReport {
         huntbook: env!("CARGO_PKG_VERSION"),
         playbook: playbook.name.clone(),
         file: playbook.path.display().to_string(),
@@ -378,13 +382,11 @@ pub fn report_not_started(
         inputs: inputs.to_json(),
         tally: report::Tally::default(),
         api: CallStats::default(),
-        error: Some(error),
+        error: None,
         interrupted: None,
-        state,
+        state: None,
         steps,
-    };
-    report.finish();
-    report
+    }
 }
 
 /// Save the state of a successful, real run (and say so in the report); leave it untouched
