@@ -81,6 +81,8 @@ codes! {
     WrongType = "wrong-type", Error;
     /// A required key is absent.
     MissingField = "missing-field", Error;
+    /// A step calls an API but no `authenticate` step always runs before it.
+    NoSignIn = "no-sign-in", Error;
     /// Two keys that exclude each other are both present.
     ConflictingFields = "conflicting-fields", Error;
     /// A key that has no meaning in this context (e.g. `scan_type` on `isolate`).

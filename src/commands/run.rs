@@ -108,16 +108,6 @@ pub fn run(args: &RunArgs, global: &GlobalArgs) -> ExitStatus {
             return ExitStatus::Invalid;
         }
     };
-    let problems = engine::checks::before_run(playbook);
-    if !problems.is_empty() {
-        ui.diagnostics(&problems, &playbook.sources);
-        ui.say(
-            "ERROR",
-            "invalid_playbook",
-            "the playbook cannot run: nothing ran",
-        );
-        return ExitStatus::Invalid;
-    }
     let allow_actions = match guard(args, playbook, &ui) {
         Ok(allowed) => allowed,
         Err(status) => return status,

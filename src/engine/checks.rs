@@ -1,68 +1,9 @@
 //! What is checked before a run starts (exit 2, nothing sent) and the permission tables the
-//! `authenticate` preflight reads: an API step needs an `authenticate` step before it;
-//! response actions need `--allow-actions` (or a confirmation, or `--dry-run`).
+//! `authenticate` preflight reads: response actions need `--allow-actions` (or a
+//! confirmation, or `--dry-run`). That an API step needs an `authenticate` step before it is
+//! part of validation ([`crate::playbook::check::order`]).
 
-use crate::diag::{Code, Diagnostic};
 use crate::playbook::{Permission, Playbook, Step, StepKind};
-
-/// Whether a step (itself, not its children) calls an API.
-#[must_use]
-pub fn calls_api(step: &Step) -> bool {
-    matches!(
-        step.kind,
-        StepKind::Hunt(_)
-            | StepKind::Incidents(_)
-            | StepKind::MachineAction(_)
-            | StepKind::Request(_)
-    )
-}
-
-/// Problems that stop a run before it starts: every API step must come after an
-/// `authenticate` step that always runs before it (a top-level one, or an earlier one in the
-/// same block). There is no implicit sign-in: a playbook says how it authenticates.
-#[must_use]
-pub fn before_run(playbook: &Playbook) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    walk(&playbook.steps, false, &mut out);
-    out
-}
-
-fn walk(steps: &[Step], mut authenticated: bool, out: &mut Vec<Diagnostic>) -> bool {
-    for s in steps {
-        match &s.kind {
-            // A conditional sign-in may not happen; only an unconditional one counts.
-            StepKind::Authenticate(_) if s.when.is_none() => authenticated = true,
-            StepKind::Authenticate(_) => {}
-            StepKind::Steps(children) => {
-                let inner = walk(children, authenticated, out);
-                if s.when.is_none() && s.for_each.is_none() {
-                    authenticated = inner;
-                }
-            }
-            StepKind::Parallel(children) => {
-                for c in children {
-                    walk(std::slice::from_ref(c), authenticated, out);
-                }
-            }
-            _ if calls_api(s) && !authenticated => {
-                out.push(
-                    Diagnostic::new(
-                        Code::MissingField,
-                        s.kind_span,
-                        format!(
-                            "step {} calls an API, but no `authenticate` step runs before it",
-                            s.label()
-                        ),
-                    )
-                    .label("needs a signed-in connection")
-                    .help("add an `authenticate` step before it, e.g. `- authenticate: { client_secret: { env: AZURE_CLIENT_SECRET } }`"),
-                );
-            }
-            _ => {}
-        }
-    }
-    authenticated
-}
 
 /// The response actions of a playbook, one line each, for the refusal message and the
 /// confirmation prompt.
@@ -138,34 +79,6 @@ mod tests {
 
     const LOGIN: &str = "  - authenticate:\n      client_secret: { env: S }\n";
     const HUNT: &str = "  - hunt:\n      query: DeviceInfo\n";
-
-    #[test]
-    fn an_api_step_before_authenticate_is_refused() {
-        let p = load(format!("{HUNT}{LOGIN}"));
-        let d = before_run(&p);
-        assert_eq!(d.len(), 1);
-        assert!(
-            d[0].message
-                .contains("no `authenticate` step runs before it")
-        );
-        assert!(before_run(&load(format!("{LOGIN}{HUNT}"))).is_empty());
-    }
-
-    #[test]
-    fn a_conditional_or_parallel_sign_in_does_not_count() {
-        let p = load(format!(
-            "  - when: false\n    authenticate:\n      client_secret: {{ env: S }}\n{HUNT}"
-        ));
-        assert_eq!(before_run(&p).len(), 1);
-        let p = load(
-            "  - parallel:\n    - authenticate:\n        client_secret: { env: S }\n    - hunt:\n        query: DeviceInfo\n",
-        );
-        assert_eq!(before_run(&p).len(), 1);
-        let p = load(format!(
-            "  - steps:\n    - authenticate:\n        client_secret: {{ env: S }}\n{HUNT}"
-        ));
-        assert!(before_run(&p).is_empty());
-    }
 
     #[test]
     fn permissions_are_collected_up_to_the_next_sign_in() {

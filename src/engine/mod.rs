@@ -3,7 +3,7 @@
 //! the JSON report, the log events and the exit code are all derived from the report.
 //!
 //! ```text
-//! inputs::resolve ─► checks::before_run ─► Engine::run ─► flow (steps, loops, groups)
+//! inputs::resolve ─► checks (response actions) ─► Engine::run ─► flow (steps, loops, groups)
 //!                                                          └─► steps::<kind> ─► Connection
 //! ```
 //!

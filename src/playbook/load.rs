@@ -128,6 +128,11 @@ pub fn load_str(path: &Path, text: impl Into<String>) -> Loaded {
     let file = sources.add(SourceFile::new(path, text));
     let base_dir = path.parent().map_or_else(PathBuf::new, Path::to_path_buf);
     let (mut diagnostics, checked) = validate(&mut sources, file, &engine, base_dir.clone());
+    if let Some(c) = &checked
+        && !has_errors(&diagnostics)
+    {
+        diagnostics.extend(crate::playbook::check::order::sign_in_order(&c.steps));
+    }
     sort(&mut diagnostics);
     let playbook = match checked {
         Some(c) if !has_errors(&diagnostics) => Some(c),

@@ -298,11 +298,6 @@ async fn execute(
             return refuse(format!("bad inputs: {}", msgs.join("; ")));
         }
     };
-    let problems = engine::checks::before_run(playbook);
-    if !problems.is_empty() {
-        let msgs: Vec<String> = problems.iter().map(|d| d.message.clone()).collect();
-        return refuse(format!("the playbook cannot run: {}", msgs.join("; ")));
-    }
     if !case.allow_actions {
         let actions = engine::checks::describe_response_actions(playbook);
         if !actions.is_empty() {

@@ -9,6 +9,7 @@
 //! [`Playbook`]: crate::playbook::model::Playbook
 
 pub mod kinds;
+pub mod order;
 pub mod scope;
 pub mod steps;
 pub mod top;

@@ -53,24 +53,30 @@ fn steps(body: &str) -> String {
 
 const LOGIN: &str = "  - authenticate:\n      client_secret: { env: S }\n";
 
+/// A playbook of `body` after a one-line sign-in (API steps need one before them): its steps
+/// start at index 1 and its lines one lower than with [`steps`].
+fn signed_in(body: &str) -> String {
+    format!("{HEAD}  - authenticate: {{ client_secret: {{ env: S }} }}\n{body}")
+}
+
 #[test]
 fn a_minimal_playbook_builds_the_model() {
-    let p = valid(&steps(
+    let p = valid(&signed_in(
         "  - id: hunt\n    hunt:\n      query: DeviceInfo | take 1\n  - output:\n      data: steps.hunt.results\n",
     ));
     assert_eq!(p.name, "t");
     assert_eq!(p.max_targets, 10);
-    assert_eq!(p.steps.len(), 2);
-    assert_eq!(p.steps[0].id.as_deref(), Some("hunt"));
-    assert_eq!(p.steps[0].route, "steps[0]");
-    match &p.steps[0].kind {
+    assert_eq!(p.steps.len(), 3);
+    assert_eq!(p.steps[1].id.as_deref(), Some("hunt"));
+    assert_eq!(p.steps[1].route, "steps[1]");
+    match &p.steps[1].kind {
         StepKind::Hunt(h) => {
             assert_eq!(h.api, Api::Graph);
             assert_eq!(h.query.source(), "DeviceInfo | take 1");
         }
         other => panic!("{other:?}"),
     }
-    match &p.steps[1].kind {
+    match &p.steps[2].kind {
         StepKind::Output(o) => assert_eq!(o.format, OutputFormat::Json),
         other => panic!("{other:?}"),
     }
@@ -348,10 +354,10 @@ fn enum_values_are_checked_with_suggestions() {
 
 #[test]
 fn enums_accept_graph_and_defender_spellings() {
-    let p = valid(&steps(
+    let p = valid(&signed_in(
         "  - incidents:\n      update:\n        id: \"1\"\n        status: InProgress\n        classification: truePositive\n        determination: Malware\n",
     ));
-    let StepKind::Incidents(i) = &p.steps[0].kind else {
+    let StepKind::Incidents(i) = &p.steps[1].kind else {
         panic!()
     };
     let IncidentsOp::Update(u) = &i.op else {
@@ -497,11 +503,11 @@ fn some_kinds_cannot_loop() {
 
 #[test]
 fn defender_hunting_warns_but_validates() {
-    let text = steps("  - hunt:\n      query: DeviceInfo\n      api: defender\n");
+    let text = signed_in("  - hunt:\n      query: DeviceInfo\n      api: defender\n");
     let d = diags(&text);
-    assert_eq!(d, vec![(Code::DeprecatedApi, 6, 12)]);
+    assert_eq!(d, vec![(Code::DeprecatedApi, 7, 12)]);
     let p = valid(&text);
-    let StepKind::Hunt(h) = &p.steps[0].kind else {
+    let StepKind::Hunt(h) = &p.steps[1].kind else {
         panic!()
     };
     assert_eq!(h.api, Api::Defender);
@@ -510,13 +516,13 @@ fn defender_hunting_warns_but_validates() {
 #[test]
 fn timespan_is_graph_only() {
     let text =
-        steps("  - hunt:\n      query: DeviceInfo\n      api: defender\n      timespan: 7d\n");
+        signed_in("  - hunt:\n      query: DeviceInfo\n      api: defender\n      timespan: 7d\n");
     let d = diags(&text);
-    assert!(d.contains(&(Code::NotApplicable, 7, 7)), "{d:?}");
-    let p = valid(&steps(
+    assert!(d.contains(&(Code::NotApplicable, 8, 7)), "{d:?}");
+    let p = valid(&signed_in(
         "  - hunt:\n      query: DeviceInfo\n      timespan: P7D\n",
     ));
-    let StepKind::Hunt(h) = &p.steps[0].kind else {
+    let StepKind::Hunt(h) = &p.steps[1].kind else {
         panic!()
     };
     assert!(matches!(h.timespan, Some(Timespan::Iso(_))));
@@ -619,21 +625,21 @@ fn requests_are_checked() {
 
 #[test]
 fn response_actions_are_found_anywhere() {
-    let p = valid(&steps(
+    let p = valid(&signed_in(
         "  - id: g\n    request: {path: /security/incidents}\n  - steps:\n      - request: {method: POST, path: /security/incidents/1/comments, body: {comment: x}}\n      - incidents: {update: {id: \"1\", status: resolved}}\n",
     ));
     let actions = p.response_actions();
     assert_eq!(actions.len(), 2);
-    assert_eq!(actions[0].route, "steps[1].steps[0]");
+    assert_eq!(actions[0].route, "steps[2].steps[0]");
 }
 
 #[test]
 fn permissions_follow_kind_and_api() {
-    let p = valid(&steps(
+    let p = valid(&signed_in(
         "  - hunt: {query: DeviceInfo}\n  - incidents: {list: {top: 5}}\n  - incidents: {api: defender, update: {id: \"1\", comment: c}}\n  - machine_action: {action: isolate, machine_id: 0123456789abcdef0123456789abcdef01234567, comment: c}\n",
     ));
     let roles = |i: usize| -> Vec<&str> {
-        p.steps[i]
+        p.steps[i + 1]
             .required_permissions()
             .iter()
             .flat_map(|p| p.application.clone())
@@ -653,10 +659,10 @@ fn permissions_follow_kind_and_api() {
 
 #[test]
 fn request_permissions_come_from_the_call_table() {
-    let p = valid(&steps(
+    let p = valid(&signed_in(
         "  - request: {path: /v1.0/security/alerts_v2}\n  - request: {api: endpoint, method: POST, path: \"/api/machines/{{ run.id }}/isolate\", body: {Comment: c}}\n  - request: {api: endpoint, path: /api/indicators}\n  - request: {path: /me}\n",
     ));
-    let perms = |i: usize| p.steps[i].required_permissions();
+    let perms = |i: usize| p.steps[i + 1].required_permissions();
     assert_eq!(
         perms(0)[0].application,
         vec!["SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All"]
@@ -876,20 +882,21 @@ fn secret_looking_environment_reads_warn() {
 
 #[test]
 fn raw_in_a_query_warns() {
-    let text = steps(
+    let text = signed_in(
         "  - hunt:\n      query: \"DeviceInfo | where {{ inputs.f | raw }}\"\ninputs:\n  f: {type: string, default: x}\n",
     );
     let d = diags(&text);
     assert_eq!(d.len(), 1, "{d:?}");
     assert_eq!(d[0].0, Code::RawInQuery);
-    assert_eq!(d[0].1, 5);
+    assert_eq!(d[0].1, 6);
 }
 
 #[test]
 fn literal_references_in_text_fields_warn() {
-    let text =
-        steps("  - id: h\n    hunt: {query: DeviceInfo}\n  - output: {data: steps.h.results}\n");
-    assert_eq!(only(&text, Code::Suspicious), (6, 20));
+    let text = signed_in(
+        "  - id: h\n    hunt: {query: DeviceInfo}\n  - output: {data: steps.h.results}\n",
+    );
+    assert_eq!(only(&text, Code::Suspicious), (7, 20));
 }
 
 /// Broken input of every shape gets diagnostics, never a panic: the examples, mutated at
