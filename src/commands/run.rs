@@ -273,11 +273,7 @@ async fn execute(
         Err(e) => {
             ui.say("ERROR", "state", &format!("error: {e}"));
             // Stopped before its first step, but a report is promised whatever the outcome.
-            let text = e.to_string();
-            let (message, help) = match text.split_once("\nhelp: ") {
-                Some((m, h)) => (m.to_string(), Some(h.to_string())),
-                None => (text, None),
-            };
+            let (message, help) = e.message_and_help();
             let error = engine::report::ErrorReport {
                 kind: engine::ErrorKind::Io,
                 message,
@@ -289,9 +285,7 @@ async fn execute(
                 span: None,
             };
             let state = engine::report::StateReport {
-                path: args
-                    .state_dir
-                    .join(format!("{}.json", playbook.name))
+                path: crate::state::state_path(&args.state_dir, &playbook.name)
                     .display()
                     .to_string(),
                 saved: false,

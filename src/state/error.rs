@@ -101,6 +101,23 @@ impl StateError {
     pub fn exit_status(&self) -> ExitStatus {
         ExitStatus::Failure
     }
+
+    /// The message and, for a state file that cannot be used, the recovery help, apart (the
+    /// report has a field for each; the displayed error puts the help on its own line).
+    #[must_use]
+    pub fn message_and_help(&self) -> (String, Option<String>) {
+        let text = self.to_string();
+        match text.split_once("\nhelp: ") {
+            Some((message, help)) => (message.to_string(), Some(help.to_string())),
+            None => (text, None),
+        }
+    }
+}
+
+/// The state file of `playbook` under `state_dir`.
+#[must_use]
+pub fn state_path(state_dir: &std::path::Path, playbook: &str) -> PathBuf {
+    state_dir.join(format!("{playbook}.json"))
 }
 
 /// How to get past a state file that cannot be used. State is never reset silently: losing

@@ -35,7 +35,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-pub use error::StateError;
+pub use error::{StateError, state_path};
 pub use file::FORMAT_VERSION;
 
 use crate::fsutil::{self, AtomicOptions, FsError};
@@ -222,7 +222,7 @@ impl StateStore {
     ) -> Result<StateStore, StateError> {
         check_name(playbook)?;
         fsutil::create_dir_all(state_dir)?;
-        let path = state_dir.join(format!("{playbook}.json"));
+        let path = error::state_path(state_dir, playbook);
         let lock = RunLock::acquire(&state_dir.join(format!("{playbook}.lock")), playbook)?;
         // Only a holder of this lock writes this file, so any temporary file of it is a
         // leftover of a killed run, however young.
@@ -537,7 +537,7 @@ impl StateSnapshot {
 /// As [`StateStore::open_at`], except that a running playbook is no error.
 pub fn peek(state_dir: &Path, playbook: &str) -> Result<Option<StateSnapshot>, StateError> {
     check_name(playbook)?;
-    let path = state_dir.join(format!("{playbook}.json"));
+    let path = error::state_path(state_dir, playbook);
     let (file, _) = read(&path, playbook)?;
     Ok(file.map(|f| StateSnapshot {
         path,
